@@ -1,0 +1,120 @@
+"""The discounted loss and the logit-domain margin.
+
+Discounted cross-entropy subtracts a gap ``g`` from the true-class logit before the
+softmax (poster, section 2):
+
+    L_i = -log( exp(l_y - g_i) / (exp(l_y - g_i) + sum_{j != y} exp(l_j)) )
+
+so a sample only stops contributing once its margin exceeds the gap by a few units.
+``gap = 0`` is plain cross-entropy.  The authors also allow a full (N, C) gap matrix
+subtracted from every logit; both shapes are accepted here.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+REDUCTIONS = ("mean", "sum", "none")
+
+
+def _check_logits_target(logits: torch.Tensor, target: torch.Tensor) -> None:
+    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
+        raise ValueError(f"logits must be a 2-D tensor (N, C); got shape {tuple(getattr(logits, 'shape', ()))}")
+    if not logits.is_floating_point():
+        raise ValueError(f"logits must be a floating-point tensor; got {logits.dtype}")
+    n, c = logits.shape
+    if c < 2:
+        raise ValueError(f"need at least 2 classes (C >= 2); got C = {c}")
+    if not isinstance(target, torch.Tensor) or target.shape != (n,):
+        raise ValueError(f"target must have shape ({n},) to match logits {tuple(logits.shape)}; "
+                         f"got {tuple(getattr(target, 'shape', ()))}")
+    if target.dtype.is_floating_point or target.dtype == torch.bool:
+        raise ValueError(f"target must hold integer class labels; got {target.dtype}")
+    if n and (int(target.min()) < 0 or int(target.max()) >= c):
+        raise ValueError(f"labels must lie in [0, {c - 1}]; got min {int(target.min())}, max {int(target.max())}")
+
+
+def _as_gap(gap, logits: torch.Tensor) -> torch.Tensor | float:
+    """Validate ``gap`` and return it as a float or a float32 tensor on the logits' device."""
+    n, c = logits.shape
+    if isinstance(gap, (int, float)) and not isinstance(gap, bool):
+        g = float(gap)
+        if g != g or g in (float("inf"), float("-inf")):
+            raise ValueError(f"gap must be finite; got {gap}")
+        return g
+    if not isinstance(gap, torch.Tensor):
+        raise ValueError(f"gap must be a float or a tensor of shape ({n},) or ({n}, {c}); got {type(gap).__name__}")
+    if gap.dim() == 0:
+        return _as_gap(float(gap), logits)
+    if tuple(gap.shape) not in ((n,), (n, c)):
+        raise ValueError(f"gap must be a float or a tensor of shape ({n},) or ({n}, {c}); got {tuple(gap.shape)}")
+    if not torch.isfinite(gap).all():
+        raise ValueError("gap holds NaN or inf values; gaps must be finite")
+    return gap.to(device=logits.device, dtype=torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype)
+
+
+def discounted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, gap=0.0, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy after subtracting ``gap`` from the true-class logit.
+
+    logits: (N, C) float; target: (N,) integer labels in [0, C);
+    gap: float, (N,) per-sample gap on the true class, or (N, C) subtracted from all logits.
+    Computed in float32 (or float64 if the logits are float64), also under autocast.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+    _check_logits_target(logits, target)
+    return _discounted_ce(logits, target, _as_gap(gap, logits), reduction)
+
+
+def _discounted_ce(logits: torch.Tensor, target: torch.Tensor, g, reduction: str = "mean",
+                   label_smoothing: float = 0.0) -> torch.Tensor:
+    """The unchecked kernel of :func:`discounted_cross_entropy`.
+
+    The trainer validates labels and gaps once, before the first step, and calls this in the hot
+    loop: the checks above read values back from the device and would stall a GPU every batch.
+    """
+    # Half-precision logits from autocast are promoted: the gap can be ~1e2 and the
+    # log-sum-exp must not lose the small differences that carry the gradient.
+    z = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+    target = target.long()
+    with torch.autocast(device_type=z.device.type, enabled=False):
+        if isinstance(g, float):
+            if g != 0.0:
+                z = z - g * F.one_hot(target, z.shape[1]).to(z.dtype)
+        elif g.dim() == 1:
+            z = z - g[:, None] * F.one_hot(target, z.shape[1]).to(z.dtype)
+        else:
+            z = z - g
+        # F.cross_entropy uses a max-shifted log-sum-exp: stable for logits and gaps up to 1e4.
+        return F.cross_entropy(z, target, reduction=reduction, label_smoothing=label_smoothing)
+
+
+class DiscountedCrossEntropy(nn.Module):
+    """Module form of :func:`discounted_cross_entropy`; a per-call ``gap`` overrides the stored one."""
+
+    def __init__(self, gap=0.0, reduction: str = "mean"):
+        super().__init__()
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
+        self.gap = gap
+        self.reduction = reduction
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor, gap=None) -> torch.Tensor:
+        return discounted_cross_entropy(logits, target, self.gap if gap is None else gap, self.reduction)
+
+    def extra_repr(self) -> str:
+        g = self.gap if isinstance(self.gap, (int, float)) else f"tensor{tuple(self.gap.shape)}"
+        return f"gap={g}, reduction={self.reduction!r}"
+
+
+def margins(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Logit-domain margin per sample: true-class logit minus the largest other logit, shape (N,).
+
+    Positive means correctly classified.  Returned in the logits' dtype and device.
+    """
+    _check_logits_target(logits, target)
+    target = target.long()
+    true = logits.gather(1, target[:, None]).squeeze(1)
+    others = logits.masked_fill(F.one_hot(target, logits.shape[1]).bool(), float("-inf"))
+    return true - others.max(dim=1).values

@@ -1,0 +1,228 @@
+"""Training: one recipe dict per recipe, a data path that never leaves the device.
+
+The hot loop (airbench-style):
+  * the whole training set sits on the training device as uint8 (150 MB for CIFAR-10);
+  * each batch is gathered by index, augmented (random crop = pad-4 translation, horizontal
+    flip) and normalised as one tensor op on that device -- no per-sample Python, no DataLoader;
+  * per-sample gaps are gathered with the *same* indices, so they stay aligned with their images
+    through shuffling and augmentation;
+  * CUDA: channels_last + bf16 autocast (loss in float32), optional ``torch.compile``;
+    CPU: float32.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn as nn
+
+from .data import CIFAR10_MEAN, CIFAR10_STD, Split
+from .loss import _as_gap, _check_logits_target, _discounted_ce
+
+# Every hyper-parameter of a recipe lives here; `train(..., **overrides)` may replace any of them.
+RECIPES = {
+    # The authors' run script for ResNet9 (spec, "The training recipe"): Adam with its L2-style
+    # weight decay, one-cycle schedule stepped per batch, batch 500, 50 epochs.
+    "authors": dict(optimizer="adam", lr=3.2e-3, weight_decay=1e-3, epochs=50, batch_size=500,
+                    pct_start=0.3, label_smoothing=0.0, crop_pad=4, flip=True),
+    # Ours: the same optimiser family (so the gap means the same thing), a shorter cycle.
+    # A larger peak lr and an earlier peak make up for the 3x fewer steps; tuned on the GPU
+    # benchmark (benchmarks/gpu.py), see README "Performance".
+    "fast": dict(optimizer="adam", lr=4e-3, weight_decay=1e-3, epochs=15, batch_size=500,
+                 pct_start=0.25, label_smoothing=0.0, crop_pad=4, flip=True),
+}
+
+
+def resolve_recipe(recipe: str | dict, **overrides) -> dict:
+    """The recipe dict with overrides applied (None values are ignored); validated."""
+    if isinstance(recipe, str):
+        if recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
+        hp = dict(RECIPES[recipe], name=recipe)
+    else:
+        hp = dict(recipe)
+        hp.setdefault("name", "custom")
+    for k, v in overrides.items():
+        if v is None:
+            continue
+        if k not in RECIPES["authors"]:
+            raise ValueError(f"unknown recipe setting {k!r}; settings: {', '.join(RECIPES['authors'])}")
+        hp[k] = v
+    for k in ("epochs", "batch_size"):
+        if int(hp[k]) != hp[k] or hp[k] < 1:
+            raise ValueError(f"{k} must be a positive int; got {hp[k]}")
+    if hp["optimizer"] not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {hp['optimizer']!r}")
+    for k in ("lr", "weight_decay", "crop_pad", "label_smoothing"):
+        if not hp[k] >= 0:
+            raise ValueError(f"{k} must be >= 0; got {hp[k]}")
+    return hp
+
+
+def default_device(device=None) -> torch.device:
+    if device is None:
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return torch.device(device)
+
+
+# ----------------------------------------------------------------------------- data path
+
+def to_input(x: torch.Tensor, device=None) -> torch.Tensor:
+    """uint8 images (N, 3, H, W) -> normalised float32, channels_last, on ``device``.
+
+    Float tensors are taken as already normalised and only moved.
+    """
+    device = torch.device(device) if device is not None else x.device
+    x = x.to(device, non_blocking=True)
+    if x.dtype == torch.uint8:
+        mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
+        x = (x.float() - mean) / std
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Random crop (zero-pad ``pad`` then crop back = translation by up to ``pad`` px) and flip, batched.
+
+    Works on uint8 or float (N, C, H, W) on any device; one gather for the whole batch.
+    """
+    n, c, h, w = x.shape
+    dev = x.device
+    if pad:
+        xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        off = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device=generator.device if generator else "cpu").to(dev)
+        rows = (off[0][:, None] + torch.arange(h, device=dev))[:, None, :, None]
+        cols = (off[1][:, None] + torch.arange(w, device=dev))[:, None, None, :]
+        x = xp[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols]
+    if flip:
+        f = torch.rand(n, generator=generator, device=generator.device if generator else "cpu").to(dev) < 0.5
+        x = torch.where(f[:, None, None, None], x.flip(3), x)
+    return x
+
+
+# ----------------------------------------------------------------------------- inference
+
+@torch.no_grad()
+def predict_logits(model: nn.Module, x, batch_size: int = 1000, device=None) -> torch.Tensor:
+    """Logits (N, C) float32 on the CPU; eval mode, no autograd, batched.
+
+    ``x``: a :class:`Split`, uint8 images (normalised here) or normalised float images.
+    Runs in float32 (not bf16) on purpose: margins of ~50 in bf16 are quantised to 0.25 and
+    they become the next boosting member's gaps.
+    """
+    if isinstance(x, Split):
+        x = x.x
+    device = default_device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        out = [model(to_input(x[i:i + batch_size], device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out) if out else torch.empty(0)
+
+
+# ----------------------------------------------------------------------------- training
+
+_COMPILED: dict = {}
+
+
+def _maybe_compile(model: nn.Module, on: bool):
+    """torch.compile on CUDA, once per architecture config per process.
+
+    Dynamo caches graphs by code object and treats parameters as inputs, so later members of
+    the same architecture reuse the first member's compiled graph instead of recompiling.
+    """
+    if not on:
+        return model
+    key = repr(getattr(model, "config", type(model).__name__))
+    _COMPILED[key] = _COMPILED.get(key, 0) + 1
+    return torch.compile(model)
+
+
+def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors", epochs: int | None = None,
+          batch_size: int | None = None, gaps=None, device=None, seed: int = 0, progress: bool = True,
+          compile: bool = False, eval_set: Split | None = None, **overrides) -> dict:
+    """Train ``model`` in place on ``train_set`` with the (possibly per-sample) discounted loss.
+
+    gaps: None/float (one gap for all) or a (N,) tensor aligned with ``train_set``.
+    eval_set: if given, test accuracy is measured after each epoch (for epoch/accuracy curves).
+    Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device.
+    """
+    hp = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, **overrides)
+    if not isinstance(train_set, Split):
+        raise ValueError(f"train_set must be a dboost.data.Split; got {type(train_set).__name__}")
+    n = len(train_set)
+    if n < 2:
+        raise ValueError(f"need at least 2 training samples; got {n}")
+    dev = default_device(device)
+    # Validate labels and gaps once, here, so the hot loop has no device->host syncs.
+    probe = torch.zeros(n, train_set.num_classes)
+    _check_logits_target(probe, train_set.y)
+    g = _as_gap(0.0 if gaps is None else gaps, probe)
+    if isinstance(g, torch.Tensor) and g.dim() != 1:
+        raise ValueError("train() takes a scalar or per-sample (N,) gap; (N, C) gap matrices go to the loss directly")
+
+    torch.manual_seed(seed)  # dropout
+    gen = torch.Generator(device=dev).manual_seed(seed) if dev.type == "cuda" else torch.Generator().manual_seed(seed)
+    x_all = train_set.x.to(dev)            # uint8 stays uint8 on the device
+    y_all = train_set.y.to(dev)
+    g_all = g.to(dev, torch.float32) if isinstance(g, torch.Tensor) else g
+    mean = torch.tensor(CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(CIFAR10_STD, device=dev).view(1, 3, 1, 1)
+
+    model.to(dev).to(memory_format=torch.channels_last).train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    bs = min(hp["batch_size"], n)
+    steps_per_epoch = n // bs  # drop the ragged last batch: BN on a tiny batch is noise
+    total = hp["epochs"] * steps_per_epoch
+    if hp["optimizer"] == "adam":
+        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["weight_decay"])
+    else:
+        opt = torch.optim.SGD(params, lr=hp["lr"], weight_decay=hp["weight_decay"], momentum=0.9, nesterov=True)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=total, pct_start=hp["pct_start"])
+    fwd = _maybe_compile(model, compile and dev.type == "cuda")
+    amp = dev.type == "cuda"
+
+    record = dict(recipe=hp["name"], hp={k: v for k, v in hp.items() if k != "name"}, epochs=hp["epochs"],
+                  batch_size=bs, steps=total, n_train=n, device=str(dev), losses=[], eval_acc=[])
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=hp["epochs"], desc=f"train {getattr(model, 'config', {}).get('arch', '')}", leave=False)
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    for epoch in range(hp["epochs"]):
+        perm = torch.randperm(n, device=dev, generator=gen)
+        loss_sum = torch.zeros((), device=dev)
+        for s in range(steps_per_epoch):
+            idx = perm[s * bs:(s + 1) * bs]
+            xb = augment(x_all[idx], hp["crop_pad"], hp["flip"], gen)
+            xb = ((xb.float() - mean) / std).contiguous(memory_format=torch.channels_last)
+            yb = y_all[idx]
+            gb = g_all[idx] if isinstance(g_all, torch.Tensor) else g_all   # same idx: gaps stay aligned
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+                logits = fwd(xb)
+            loss = _discounted_ce(logits, yb, gb, "mean", hp["label_smoothing"])
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            loss_sum += loss.detach()
+        record["losses"].append(float(loss_sum) / steps_per_epoch)  # one sync per epoch
+        if eval_set is not None:
+            acc = (predict_logits(model, eval_set.x, device=dev).argmax(1) == eval_set.y).float().mean()
+            record["eval_acc"].append(float(acc))
+        if bar is not None:
+            bar.update(1)
+            bar.set_postfix(loss=f"{record['losses'][-1]:.4f}")
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    record["wall_time_s"] = time.perf_counter() - t0
+    record["images_per_s"] = total * bs / max(record["wall_time_s"], 1e-9)
+    if bar is not None:
+        bar.close()
+    model.eval()
+    return record
