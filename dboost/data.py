@@ -60,7 +60,13 @@ class Split:
             per = [torch.nonzero(self.y == k).squeeze(1) for k in range(self.num_classes)]
             per = [p[torch.randperm(len(p), generator=g)] for p in per]
             # Round-robin over classes so any prefix is as balanced as possible.
-            order = torch.stack([p[: min(len(q) for q in per)] for p in per], 1).reshape(-1)
+            # Fix (tests/test_data.py::test_subset_unequal_classes_returns_n): the round-robin used
+            # to stop at the smallest class, so with unequal class counts subset(n) silently
+            # returned fewer than n samples.  Ordering by (rank within class, class) is the same
+            # round-robin -- identical order when classes are equal -- but continues over the
+            # classes that still have samples.
+            key = torch.cat([torch.arange(len(p)) * self.num_classes + k for k, p in enumerate(per)])
+            order = torch.cat(per)[torch.argsort(key)]
             idx = order[:n]
         else:
             idx = torch.randperm(len(self), generator=g)[:n]

@@ -177,8 +177,14 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     bs = min(hp["batch_size"], n)
     steps_per_epoch = n // bs  # drop the ragged last batch: BN on a tiny batch is noise
     total = hp["epochs"] * steps_per_epoch
+    if total < 5:  # OneCycleLR divides by its warm-up and cool-down lengths
+        raise ValueError(f"{total} optimiser steps ({n} samples, batch {bs}, {hp['epochs']} epochs) are too few for a "
+                         "one-cycle schedule; use >= 5 steps (more data or epochs, or a smaller batch)")
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick the fastest kernels once
     if hp["optimizer"] == "adam":
-        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["weight_decay"])
+        # fused: one kernel for all parameters instead of several per tensor (CUDA only)
+        opt = torch.optim.Adam(params, lr=hp["lr"], weight_decay=hp["weight_decay"], fused=dev.type == "cuda")
     else:
         opt = torch.optim.SGD(params, lr=hp["lr"], weight_decay=hp["weight_decay"], momentum=0.9, nesterov=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=total, pct_start=hp["pct_start"])

@@ -1,0 +1,116 @@
+"""Batch runner: execute the book's notebooks with papermill into ``runs/<profile>/``.
+
+    python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
+
+* Validates the profile, the experiment names, the device and the data set *before* any
+  training; a bad argument stops the run with one message and writes nothing.
+* Each experiment is resumable per trained model (rows land atomically in ``runs/``), so a
+  rerun after a crash or ``kill -9`` skips what is finished.
+* ``--no-notebooks`` runs the same experiment functions without papermill (for machines with
+  no Jupyter kernel, e.g. a bare GPU box); rerunning later with notebooks only renders.
+* Finally it *publishes*: the best available executed notebook of each experiment
+  (paper > gpu > cpu > smoke) is copied to ``book/results/`` and the summary page is
+  executed there, so ``jupyter-book build book/`` only renders.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from . import experiments
+from .results import atomic_write_bytes, runs_root
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ROOT / "book" / "notebooks"
+RESULTS = ROOT / "book" / "results"
+
+
+def executed_path(profile: str, experiment: str) -> Path:
+    return runs_root() / profile / experiment / f"{experiment}.ipynb"
+
+
+def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
+    import papermill as pm
+    tmp = dst.with_name(f".{dst.name}.tmp.ipynb")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent), kernel_name="python3",
+                            progress_bar=progress, log_output=False, report_mode=False)
+        os.replace(tmp, dst)  # the executed notebook appears whole or not at all
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None, data_root=None,
+        progress: bool | None = None, publish_book: bool = True) -> dict:
+    """Run the selected experiments of ``profile``; returns {experiment: wall seconds}."""
+    only = list(only or experiments.EXPERIMENTS)
+    progress = sys.stderr.isatty() if progress is None else progress
+    # 1. Validate everything (names, sizes, device, data) before the first model trains.
+    cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
+                                     progress=progress) for e in only}
+    times = {}
+    for e, cfg in cfgs.items():
+        t0 = time.perf_counter()
+        print(f"[dboost.batch] {profile}/{e}: start", flush=True)
+        if notebooks:
+            params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
+                          data_root=str(data_root) if data_root else None)
+            _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
+        else:
+            experiments.run(cfg)
+        times[e] = time.perf_counter() - t0
+        print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
+    if notebooks and publish_book:
+        publish(progress=progress)
+    return times
+
+
+def publish(progress: bool = False) -> list[str]:
+    """Copy the best executed notebook of each experiment into book/results and run the summary."""
+    done = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    for e in experiments.EXPERIMENTS:
+        for p in experiments.PROFILE_RANK:
+            src = executed_path(p, e)
+            if src.exists():
+                atomic_write_bytes(RESULTS / f"{e}.ipynb", src.read_bytes())
+                done.append(f"{e}: {p}")
+                break
+    _papermill(NOTEBOOKS / "summary.ipynb", RESULTS / "summary.ipynb", {}, progress)
+    print("[dboost.batch] published to book/results: " + ", ".join(done), flush=True)
+    return done
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m dboost.batch", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", required=False, default="smoke", help=f"one of {', '.join(experiments.PROFILES)}")
+    ap.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(experiments.EXPERIMENTS)}")
+    ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
+    ap.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
+    ap.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA, then download)")
+    ap.add_argument("--no-notebooks", action="store_true", help="run the experiment functions without papermill")
+    ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
+    a = ap.parse_args(argv)
+    try:
+        if a.publish_only:
+            publish()
+            return 0
+        if a.only:
+            bad = [e for e in a.only if e not in experiments.EXPERIMENTS]
+            if bad:
+                raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
+        run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"dboost.batch: error: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Tables and figures for the book: every number comes from the rows in ``runs/``.
+
+Notebooks call these so no plotting or table code is repeated between pages.
+"""
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+
+from . import poster
+from .experiments import PROFILE_RANK
+from .results import Store, runs_root
+
+METRICS = {  # column -> label; the claims' metrics first
+    "test_acc": "test accuracy", "test_auc_proba": "ROC-AUC (OvR, softmax f32)",
+    "test_auc_logits": "ROC-AUC (OvR, logits)", "test_auc_log_proba": "ROC-AUC (OvR, exact probs)",
+    "test_mis_auroc": "misclassification AUROC", "test_nll": "NLL", "test_ece": "ECE",
+}
+HIGHER_IS_BETTER = {"test_nll": False, "test_ece": False, "test_brier": False}
+
+
+# ----------------------------------------------------------------------------- loading
+
+def rows(experiment: str, profile: str) -> pd.DataFrame:
+    rs = [r for r in Store(profile, experiment).rows() if r.get("profile") == profile]
+    return pd.json_normalize(rs, sep="_") if rs else pd.DataFrame()
+
+
+def best_profile(experiment: str) -> str | None:
+    """The best profile with results for ``experiment`` (paper > gpu > cpu > smoke)."""
+    for p in PROFILE_RANK:
+        if (runs_root() / p / experiment / "results.csv").exists():
+            return p
+    return None
+
+
+def provenance(df: pd.DataFrame) -> str:
+    """One Markdown paragraph: what produced these numbers."""
+    if df.empty:
+        return "*No results yet.*"
+    first = df.iloc[0]
+    wall = df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum()
+    seeds = sorted(set(int(s) for s in df["seed"]))
+    hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
+    n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
+    return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
+            f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {int(first['epochs'])} epochs, "
+            f"batch {int(first['batch_size'])} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
+            f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
+
+
+# ----------------------------------------------------------------------------- statistics
+
+def pm(values, digits: int = 4) -> str:
+    v = np.asarray(values, float)
+    if len(v) == 0:
+        return "–"
+    if len(v) == 1:
+        return f"{v[0]:.{digits}f}"
+    return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
+
+
+def verdict(diffs, higher_is_better: bool = True, min_seeds: int = 3) -> str:
+    """supported / not supported / inconclusive, from paired differences (treatment − control).
+
+    Supported: every seed improves and there are >= min_seeds.  Not supported: the mean
+    difference goes the wrong way (or is zero) with >= min_seeds.  Otherwise inconclusive.
+    """
+    d = np.asarray(diffs, float) * (1 if higher_is_better else -1)
+    if len(d) < min_seeds:
+        return f"inconclusive (n={len(d)} seed{'s' * (len(d) != 1)})"
+    if (d > 0).all():
+        return "supported"
+    if d.mean() <= 0:
+        return "not supported"
+    return "inconclusive (seeds disagree)"
+
+
+def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
+    """gap 0 vs gap = m0 per ``by`` group, paired on seed: mean ± std and the paired difference."""
+    out = []
+    d0 = df[df["gap_label"] == "0"]
+    d1 = df[df["gap_label"] == "m0"]
+    for name, g0 in d0.groupby(by, sort=False):
+        g1 = d1[d1[by] == name]
+        m = g0.merge(g1, on="seed", suffixes=("_0", "_1"))
+        if m.empty:
+            continue
+        row = {by: name, "seeds": len(m), "m0 (train mean margin, gap 0)": pm(m["train_mean_margin_0"], 2),
+               "train acc (gap 0)": pm(m["train_acc_0"], 3)}
+        for k in metrics:
+            diff = m[f"{k}_1"] - m[f"{k}_0"]
+            row[f"{METRICS.get(k, k)}: gap 0"] = pm(m[f"{k}_0"])
+            row[f"{METRICS.get(k, k)}: gap m0"] = pm(m[f"{k}_1"])
+            row[f"{METRICS.get(k, k)}: diff"] = pm(diff)
+            row[f"{METRICS.get(k, k)}: verdict"] = verdict(diff, HIGHER_IS_BETTER.get(k, True))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+# ----------------------------------------------------------------------------- figures
+
+def _sns():
+    import matplotlib
+    import seaborn as sns
+    sns.set_theme(style="whitegrid", context="notebook")
+    matplotlib.rcParams["figure.dpi"] = 110
+    return sns
+
+
+def plot_gap_sweep(df: pd.DataFrame):
+    """Test accuracy, ROC-AUC and mean margins against gap / m0, with the poster's points."""
+    import matplotlib.pyplot as plt
+    _sns()
+    d = df.copy()
+    d["gap_rel"] = d["gap"] / d["m0"].fillna(d["train_mean_margin"])
+    d = d.sort_values("gap_rel")
+    x = np.maximum(d["gap_rel"], 1e-3)
+    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    ax[0].plot(x, d["test_acc"], "o-", label="ours (test)")
+    ax[0].plot(x, d["train_acc"], "s--", alpha=0.6, label="ours (train)")
+    pg, pa = zip(*poster.GAP_SWEEP_ACC)
+    ax[0].plot(np.array(pg) / poster.M0, pa, "k^:", label="poster (test, read off figure)")
+    ax[0].set(title="accuracy vs gap", ylabel="accuracy")
+    for col, mk, lab in (("test_auc_proba", "o-", "softmax f32"), ("test_auc_logits", "s--", "logits"),
+                         ("test_auc_log_proba", "d:", "exact probs")):
+        ax[1].plot(x, d[col], mk, label=lab)
+    ax[1].axhline(poster.AUC_CE, color="k", ls=":", lw=1, label="poster, CE")
+    ax[1].axhline(poster.AUC_DISCOUNTED, color="k", ls="--", lw=1, label="poster, discounted")
+    ax[1].set(title="macro one-vs-rest ROC-AUC vs gap", ylabel="ROC-AUC")
+    ax[2].plot(x, d["train_mean_margin"], "o-", label="ours, train")
+    ax[2].plot(x, d["test_mean_margin"], "s--", label="ours, test")
+    ax[2].plot(x, x * d["m0"].fillna(d["train_mean_margin"]), color="grey", lw=1, label="margin = gap")
+    ax[2].set(title="mean margin vs gap", ylabel="mean margin (logits)", yscale="log")
+    for a in ax:
+        a.set_xscale("log")
+        a.axvline(1.0, color="tab:red", lw=1, alpha=0.5)
+        a.set_xlabel("gap / m0   (m0 = train mean margin of the gap-0 model; gap 0 drawn at 1e-3)")
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str = ""):
+    """Gap 0 vs gap m0 per group (one dot per seed, bar = mean)."""
+    import matplotlib.pyplot as plt
+    sns = _sns()
+    d = df.copy()
+    d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * d[by].nunique() + 2), 4.2))
+    sns.barplot(data=d, x=by, y=metric, hue="loss", ax=ax, errorbar=None, alpha=0.6)
+    sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, legend=False, color="k", size=4)
+    lo = d[metric].min()
+    ax.set_ylim(max(0, lo - 0.05 * max(1e-3, d[metric].max() - lo) - 0.02), None)
+    ax.set(title=title, ylabel=METRICS.get(metric, metric), xlabel="")
+    ax.tick_params(axis="x", rotation=20)
+    fig.tight_layout()
+    return fig
+
+
+def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
+    import matplotlib.pyplot as plt
+    _sns()
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4.2))
+    for i, (col, lab) in enumerate((("test_acc", "test accuracy"), ("test_auc_proba", "ROC-AUC (OvR, softmax)"))):
+        for j, (rule, g) in enumerate(df.groupby("rule", sort=False)):
+            s = g.groupby("members")[col].agg(["mean", "std"]).reset_index()
+            line, = ax[i].plot(s["members"], s["mean"], "o-", label=rule, color=f"C{j}")
+            if g["seed"].nunique() > 1:
+                ax[i].fill_between(s["members"], s["mean"] - s["std"], s["mean"] + s["std"], color=f"C{j}", alpha=0.15)
+            if with_poster and rule in poster.BOOSTING:
+                pts = sorted(poster.BOOSTING[rule].items())
+                ax[i].plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.5)
+        ax[i].set(xlabel="members", ylabel=lab, title=f"{lab} of the ensemble vs size" +
+                  (" (triangles: poster)" if with_poster else ""))
+        ax[i].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def boosting_table(df: pd.DataFrame, metrics=("test_acc", "test_auc_proba")) -> pd.DataFrame:
+    out = []
+    for (rule, k), g in df.groupby(["rule", "members"], sort=False):
+        row = {"rule": rule, "members": k, "seeds": g["seed"].nunique()}
+        for m in metrics:
+            row[METRICS.get(m, m)] = pm(g[m])
+        ref = poster.BOOSTING.get(rule, {}).get(int(k))
+        row["poster acc / AUC"] = f"{ref[0]:.3f} / {ref[1]:.4f}" if ref else ""
+        out.append(row)
+    return pd.DataFrame(out).sort_values(["rule", "members"]).reset_index(drop=True)
+
+
+def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_reverse", "constant"),
+                      metric: str = "test_acc") -> pd.DataFrame:
+    """Paired (seed, members) difference of each rule against the plain ensemble (rule zero)."""
+    base = df[df["rule"] == "zero"][["seed", "members", metric]]
+    out = []
+    for r in rules:
+        m = df[df["rule"] == r][["seed", "members", metric]].merge(base, on=["seed", "members"], suffixes=("", "_plain"))
+        for k, g in m.groupby("members"):
+            diff = g[metric] - g[f"{metric}_plain"]
+            out.append({"rule": r, "members": k, "seeds": len(g), f"{metric} (rule)": pm(g[metric]),
+                        f"{metric} (plain)": pm(g[f"{metric}_plain"]), "diff": pm(diff),
+                        "verdict": verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
+    return pd.DataFrame(out)
+
+
+def check_line(df: pd.DataFrame, cols=("test_acc", "test_auc_proba"), by=("key",), digits: int = 3) -> str:
+    """A short deterministic digest for nbval (rounded, sorted)."""
+    d = df.sort_values(list(by))
+    return "\n".join(" ".join([str(r[b]) for b in by] + [f"{c}={r[c]:.{digits}f}" for c in cols]) for _, r in d.iterrows())
