@@ -257,7 +257,7 @@ def _boosting(cfg: Config) -> None:
                                 gaps=gaps, device=cfg.device, seed=mseed, progress=cfg.progress)
                     cached = dict(test_logits=predict_logits(model, cfg.test_set, device=cfg.device),
                                   train_margins=margins(predict_logits(model, cfg.train_set, device=cfg.device), y_tr),
-                                  wall=torch.tensor(rec["wall_time_s"]))
+                                  wall=torch.tensor(rec["wall_time_s"]), trained_on=_trained_on(cfg))
                     st.save_tensors(mkey, **cached)
                 history.append(cached["train_margins"])
                 test_logits.append(cached["test_logits"])
@@ -270,7 +270,13 @@ def _boosting(cfg: Config) -> None:
                                  member_train_acc=float((history[-1] > 0).double().mean()),
                                  member_test_acc=float((test_logits[-1].argmax(1) == y_te).double().mean()),
                                  member_wall_time_s=float(cached["wall"]), shared_first_member=(mkey == shared),
+                                 member_trained_on=cached.get("trained_on", "unknown"),
                                  test=ens_metrics, arch=p["arch"], width=p["width"]))
+
+
+def _trained_on(cfg: Config) -> str:
+    e = environment(cfg.device)
+    return f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}"
 
 
 def _boost_m0(cfg: Config, seed: int) -> float:

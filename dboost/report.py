@@ -45,6 +45,8 @@ def provenance(df: pd.DataFrame) -> str:
     wall = df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum()
     seeds = sorted(set(int(s) for s in df["seed"]))
     hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
+    if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
+        hw = "members trained on " + ", ".join(sorted(set(df["member_trained_on"]))) + f"; ensemble metrics on {hw}"
     n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
     return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {int(first['epochs'])} epochs, "

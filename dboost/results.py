@@ -123,9 +123,10 @@ class Store:
         return path
 
     # per-member tensors ---------------------------------------------------------------
-    def save_tensors(self, key: str, **tensors: torch.Tensor) -> None:
+    def save_tensors(self, key: str, **tensors) -> None:
+        """Tensors (and plain str/float metadata) for ``key``, atomically; loaded with weights_only=True."""
         buf = io.BytesIO()
-        torch.save({k: v.detach().cpu() for k, v in tensors.items()}, buf)
+        torch.save({k: v.detach().cpu() if isinstance(v, torch.Tensor) else v for k, v in tensors.items()}, buf)
         atomic_write_bytes(self.cache_dir / f"{key}.pt", buf.getvalue())
 
     def load_tensors(self, key: str) -> dict | None:

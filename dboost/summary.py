@@ -16,7 +16,7 @@ def _load(experiment):
 def _where(df, p):
     if df.empty:
         return ""
-    hw = ", ".join(sorted(set(df["env_hardware"])))
+    hw = ", ".join(sorted(set(df["member_trained_on"] if "member_trained_on" in df else df["env_hardware"])))
     return f"profile `{p}`, {df['seed'].nunique()} seed(s), {hw}"
 
 

@@ -232,11 +232,15 @@ def test_autocast_bfloat16_gives_float32():
     assert lin.weight.grad is not None and torch.isfinite(lin.weight.grad).all()
 
 
-def test_half_logits_promoted_to_float32():
-    logits, target = make(dtype=torch.float16)
-    out = discounted_cross_entropy(logits, target, torch.full((7,), 2.0, dtype=torch.float16))
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+@pytest.mark.parametrize("gap", [0.0, 2.0, "vector"])
+def test_half_logits_promoted_to_float32(dtype, gap):
+    logits, target = make(dtype=dtype)
+    if gap == "vector":
+        gap = torch.full((7,), 2.0, dtype=dtype)
+    out = discounted_cross_entropy(logits, target, gap, reduction="none")
     assert out.dtype == torch.float32
-    torch.testing.assert_close(out.double(), ref_loss(logits, target, 2.0), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(out.double(), ref_loss(logits, target, gap, "none"), rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- module
