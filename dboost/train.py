@@ -54,7 +54,7 @@ def resolve_recipe(recipe: str | dict, **overrides) -> dict:
             raise ValueError(f"{k} must be a positive int; got {hp[k]}")
     if hp["optimizer"] not in ("adam", "sgd"):
         raise ValueError(f"optimizer must be 'adam' or 'sgd'; got {hp['optimizer']!r}")
-    for k in ("lr", "weight_decay", "crop_pad", "label_smoothing"):
+    for k in ("lr", "weight_decay", "crop_pad", "label_smoothing", "pct_start"):
         if not hp[k] >= 0:
             raise ValueError(f"{k} must be >= 0; got {hp[k]}")
     return hp
@@ -177,7 +177,9 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     bs = min(hp["batch_size"], n)
     steps_per_epoch = n // bs  # drop the ragged last batch: BN on a tiny batch is noise
     total = hp["epochs"] * steps_per_epoch
-    if total < 5:  # OneCycleLR divides by its warm-up and cool-down lengths
+    if not 0 < hp["pct_start"] < 1:
+        raise ValueError(f"pct_start must lie in (0, 1); got {hp['pct_start']}")
+    if total < 5 or hp["pct_start"] * total <= 1:  # OneCycleLR divides by its warm-up and cool-down lengths
         raise ValueError(f"{total} optimiser steps ({n} samples, batch {bs}, {hp['epochs']} epochs) are too few for a "
                          "one-cycle schedule; use >= 5 steps (more data or epochs, or a smaller batch)")
     if dev.type == "cuda":

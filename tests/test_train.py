@@ -358,16 +358,15 @@ def test_frozen_parameters_are_not_trained(syn):
     assert not torch.equal(model[0].weight, first)
 
 
-@pytest.mark.xfail(strict=True, raises=ZeroDivisionError, reason=(
-    "BUG dboost/train.py (the OneCycleLR construction after the `total < 5` guard): when "
-    "pct_start * total_steps == 1 (or pct_start == 1) a schedule phase has zero length and torch raises "
-    "ZeroDivisionError, e.g. recipe 'fast' with pct_start=0.2 and 5 steps, or pct_start=0.1 and 10 steps. "
-    "Expected: the run trains (or a ValueError before any compute)."))
-@pytest.mark.parametrize("pct_start,epochs", [(0.2, 5), (0.1, 10)])
-def test_custom_pct_start_short_run(syn, pct_start, epochs):
+@pytest.mark.parametrize("pct_start,epochs", [(0.2, 5), (0.1, 10), (1.0, 10), (0.0, 10)])
+def test_degenerate_one_cycle_is_refused_before_compute(syn, pct_start, epochs):
+    # pct_start * steps <= 1 (or pct_start outside (0, 1)) gives a zero-length schedule phase,
+    # on which torch's OneCycleLR divides by zero: refused with a ValueError instead.
     tr, _ = syn
-    rec = train(tiny_conv(), tr, recipe="fast", epochs=epochs, batch_size=200, pct_start=pct_start, progress=False)
-    assert rec["steps"] == epochs
+    model = Counting()
+    with pytest.raises(ValueError, match="pct_start|too few"):
+        train(model, tr, recipe="fast", epochs=epochs, batch_size=200, pct_start=pct_start, progress=False)
+    assert model.calls == 0
 
 
 # ----------------------------------------------------------------------------- (5) errors
