@@ -238,6 +238,8 @@ def _boosting(cfg: Config) -> None:
     y_tr, y_te = cfg.train_set.y, cfg.test_set.y
     for s in p["seeds"]:
         for rule in p["rules"]:
+            if all(st.has(f"{rule}_seed{s}_m{t + 1}") for t in range(p["members"])):
+                continue  # finished: no member outputs needed (the cache is not committed)
             const = RULES[rule][0]
             history, test_logits = [], []
             for t in range(p["members"]):
@@ -281,6 +283,9 @@ def _trained_on(cfg: Config) -> str:
 
 def _boost_m0(cfg: Config, seed: int) -> float:
     """m0 for the constant rules: train mean margin of the shared gap-0 first member."""
+    for r in cfg.store.rows():  # a finished constant-rule row already records c
+        if r.get("seed") == seed and r.get("c") is not None:
+            return float(r["c"])
     t = cfg.store.load_tensors(f"member1_gap0_seed{seed}")
     if t is None:  # train it through the zero rule's first member
         saved = cfg.p["rules"], cfg.p["members"]

@@ -79,11 +79,13 @@ def _discounted_ce(logits: torch.Tensor, target: torch.Tensor, g, reduction: str
     z = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
     target = target.long()
     with torch.autocast(device_type=z.device.type, enabled=False):
+        # Subtract the gap from the true-class entry only: one scatter_add (one (N, C) copy),
+        # not a materialised one-hot mask times the gap (three temporaries).
         if isinstance(g, float):
             if g != 0.0:
-                z = z - g * F.one_hot(target, z.shape[1]).to(z.dtype)
+                z = z.scatter_add(1, target[:, None], z.new_full((z.shape[0], 1), -g))
         elif g.dim() == 1:
-            z = z - g[:, None] * F.one_hot(target, z.shape[1]).to(z.dtype)
+            z = z.scatter_add(1, target[:, None], -g.to(z.dtype)[:, None])
         else:
             z = z - g
         # F.cross_entropy uses a max-shifted log-sum-exp: stable for logits and gaps up to 1e4.

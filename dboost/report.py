@@ -100,7 +100,15 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
             row[f"{METRICS.get(k, k)}: diff"] = pm(diff)
             row[f"{METRICS.get(k, k)}: verdict"] = verdict(diff, HIGHER_IS_BETTER.get(k, True))
         out.append(row)
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).set_index(by).T if out else pd.DataFrame()  # one column per group: no hidden columns
+
+
+def smoke_warning(df: pd.DataFrame) -> str:
+    """A banner for pages whose best run is the synthetic smoke profile."""
+    if not df.empty and (df["profile"] == "smoke").all():
+        return ("**Pipeline check only:** this page shows the `smoke` profile (synthetic data, tiny nets). "
+                "It tests the code path and says nothing about the poster's claims; run the `cpu` or `gpu` profile.")
+    return ""
 
 
 # ----------------------------------------------------------------------------- figures
@@ -121,7 +129,7 @@ def plot_gap_sweep(df: pd.DataFrame):
     d["gap_rel"] = d["gap"] / d["m0"].fillna(d["train_mean_margin"])
     d = d.sort_values("gap_rel")
     x = np.maximum(d["gap_rel"], 1e-3)
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
+    fig, ax = plt.subplots(1, 3, figsize=(13, 4.4))
     ax[0].plot(x, d["test_acc"], "o-", label="ours (test)")
     ax[0].plot(x, d["train_acc"], "s--", alpha=0.6, label="ours (train)")
     pg, pa = zip(*poster.GAP_SWEEP_ACC)
@@ -140,8 +148,9 @@ def plot_gap_sweep(df: pd.DataFrame):
     for a in ax:
         a.set_xscale("log")
         a.axvline(1.0, color="tab:red", lw=1, alpha=0.5)
-        a.set_xlabel("gap / m0   (m0 = train mean margin of the gap-0 model; gap 0 drawn at 1e-3)")
+        a.set_xlabel("gap / m0")
         a.legend(fontsize=8)
+    fig.supxlabel("m0 = train mean margin of the gap-0 model (red line: gap = m0); gap 0 is drawn at 1e-3", fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -154,7 +163,8 @@ def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str =
     d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
     fig, ax = plt.subplots(figsize=(max(6, 1.3 * d[by].nunique() + 2), 4.2))
     sns.barplot(data=d, x=by, y=metric, hue="loss", ax=ax, errorbar=None, alpha=0.6)
-    sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, legend=False, color="k", size=4)
+    sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, legend=False, size=4,
+                  palette={"gap 0 (CE)": "k", "gap = m0": "k"})
     lo = d[metric].min()
     ax.set_ylim(max(0, lo - 0.05 * max(1e-3, d[metric].max() - lo) - 0.02), None)
     ax.set(title=title, ylabel=METRICS.get(metric, metric), xlabel="")
@@ -176,6 +186,7 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
             if with_poster and rule in poster.BOOSTING:
                 pts = sorted(poster.BOOSTING[rule].items())
                 ax[i].plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.5)
+        ax[i].set_xlim(0.5, df["members"].max() + 0.5)  # our sizes; poster points beyond are clipped
         ax[i].set(xlabel="members", ylabel=lab, title=f"{lab} of the ensemble vs size" +
                   (" (triangles: poster)" if with_poster else ""))
         ax[i].legend(fontsize=8)
@@ -192,7 +203,7 @@ def boosting_table(df: pd.DataFrame, metrics=("test_acc", "test_auc_proba")) -> 
         ref = poster.BOOSTING.get(rule, {}).get(int(k))
         row["poster acc / AUC"] = f"{ref[0]:.3f} / {ref[1]:.4f}" if ref else ""
         out.append(row)
-    return pd.DataFrame(out).sort_values(["rule", "members"]).reset_index(drop=True)
+    return pd.DataFrame(out).sort_values(["rule", "members"]).set_index(["rule", "members"])
 
 
 def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_reverse", "constant"),
@@ -207,7 +218,7 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
             out.append({"rule": r, "members": k, "seeds": len(g), f"{metric} (rule)": pm(g[metric]),
                         f"{metric} (plain)": pm(g[f"{metric}_plain"]), "diff": pm(diff),
                         "verdict": verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
-    return pd.DataFrame(out)
+    return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
 
 
 def check_line(df: pd.DataFrame, cols=("test_acc", "test_auc_proba"), by=("key",), digits: int = 3) -> str:
