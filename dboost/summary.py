@@ -88,7 +88,7 @@ def claims_table() -> pd.DataFrame:
         if bo.empty or rule not in set(bo["rule"]):
             rows.append(dict(claim=f"4. {rule} beats the plain ensemble", poster=ref, ours="not yet run", where="", verdict="not yet run"))
             continue
-        t = report.boosting_vs_plain(bo, rules=(rule,), metric="test_acc")
+        t = report.boosting_vs_plain(bo, rules=(rule,), metric="test_acc").reset_index()
         t = t[t["members"] > 1]
         verdicts = set(t["verdict"])
         v = ("supported" if verdicts == {"supported"} else "not supported" if "not supported" in verdicts
