@@ -1,0 +1,41 @@
+"""The book's hand-written pages must not drift from the code they describe."""
+from pathlib import Path
+
+import pytest
+
+from dboost.experiments import EXPERIMENTS, PROFILES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _profile_table() -> dict[str, list[str]]:
+    lines = (ROOT / "book" / "setup.md").read_text().splitlines()
+    start = next(i for i, l in enumerate(lines) if l.startswith("| setting | `smoke`"))
+    rows = {}
+    for l in lines[start + 2:]:
+        if not l.startswith("|"):
+            break
+        cells = [c.strip() for c in l.strip("|").split("|")]
+        rows[cells[0]] = cells[1:]
+    return rows
+
+
+def _int(cell: str) -> int:
+    return int(cell.split()[0].replace(",", ""))
+
+
+@pytest.mark.parametrize("i,profile", list(enumerate(("smoke", "cpu", "gpu", "paper"))))
+def test_setup_profile_table_matches_profiles(i, profile):
+    t, p = _profile_table(), PROFILES[profile]
+    assert _int(t["training images"][i]) == (p["n_train"] or 50_000)
+    assert _int(t["ResNet9 width"][i]) == p["width"]
+    assert _int(t["epochs"][i]) == p["epochs"]
+    assert _int(t["batch size"][i]) == p["batch_size"]
+    assert _int(t["boosting members"][i]) == p["members"]
+    assert t["recipe"][i].strip("`") == p["recipe"]
+
+
+def test_toc_lists_every_experiment_page():
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    for e in EXPERIMENTS + ("summary",):
+        assert f"results/{e}" in toc
