@@ -31,8 +31,10 @@ def _check_logits_target(logits: torch.Tensor, target: torch.Tensor) -> None:
                          f"got {tuple(getattr(target, 'shape', ()))}")
     if target.dtype.is_floating_point or target.dtype == torch.bool:
         raise ValueError(f"target must hold integer class labels; got {target.dtype}")
-    if n and (int(target.min()) < 0 or int(target.max()) >= c):
-        raise ValueError(f"labels must lie in [0, {c - 1}]; got min {int(target.min())}, max {int(target.max())}")
+    if n:
+        lo, hi = (int(v) for v in torch.aminmax(target))  # one pass, one read-back
+        if lo < 0 or hi >= c:
+            raise ValueError(f"labels must lie in [0, {c - 1}]; got min {lo}, max {hi}")
 
 
 def _as_gap(gap, logits: torch.Tensor) -> torch.Tensor | float:
