@@ -180,12 +180,13 @@ def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None,
     return row
 
 
-def _gap_pair(cfg: Config, prefix: str, seed: int, **kw) -> tuple[dict, dict]:
+def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, **kw) -> tuple[dict, dict]:
     """The paired comparison: gap 0, then gap = the train mean margin m0 of that gap-0 model."""
-    base = fit_one(cfg, f"{prefix}_seed{seed}_gap0", seed=seed, gap=0.0, extra=dict(gap_label="0", variant=prefix), **kw)
+    labels = dict(labels or {}, variant=prefix)
+    base = fit_one(cfg, f"{prefix}_seed{seed}_gap0", seed=seed, gap=0.0, extra=dict(labels, gap_label="0"), **kw)
     m0 = base["train_mean_margin"]
     disc = fit_one(cfg, f"{prefix}_seed{seed}_gapm0", seed=seed, gap=max(m0, 0.0),
-                   extra=dict(gap_label="m0", m0=m0, variant=prefix), **kw)
+                   extra=dict(labels, gap_label="m0", m0=m0), **kw)
     return base, disc
 
 
@@ -212,11 +213,7 @@ def _frozen_last_layer(cfg: Config) -> None:
         seeds = p["claim_seeds"] if label in ("freeze_last x10", "strong: Linear + LS0.1") else p["seeds"]
         slug = label.replace(" ", "").replace(":", "").replace("+", "_")
         for s in seeds:
-            _gap_pair(cfg, slug, s, build_kw=bkw, train_kw=tkw)
-        for r in cfg.store.rows():
-            if r["variant"] == slug and r.get("head_label") != label:
-                r["head_label"] = label
-                cfg.store.put(r["key"], r)
+            _gap_pair(cfg, slug, s, labels=dict(head_label=label), build_kw=bkw, train_kw=tkw)
 
 
 def _architectures(cfg: Config) -> None:
@@ -237,64 +234,57 @@ def _boosting(cfg: Config) -> None:
     ensemble metrics and the next gaps without keeping any model.
     """
     p, st = cfg.p, cfg.store
-    y_tr, y_te = cfg.train_set.y, cfg.test_set.y
+    y_te = cfg.test_set.y
     for s in p["seeds"]:
+        shared = f"member1_gap0_seed{s}"
         for rule in p["rules"]:
             if all(st.has(f"{rule}_seed{s}_m{t + 1}") for t in range(p["members"])):
                 continue  # finished: no member outputs needed (the cache is not committed)
             const = RULES[rule][0]
+            params = dict(c=_boost_m0(cfg, s)) if const else {}
             history, test_logits = [], []
             for t in range(p["members"]):
-                mseed = 1000 * s + t
                 key = f"{rule}_seed{s}_m{t + 1}"
-                shared = f"member1_gap0_seed{s}"
-                params = {}
-                if const:
-                    params["c"] = _boost_m0(cfg, s)
                 gaps = next_gaps(rule, history, n=len(cfg.train_set), **params)
                 mkey = shared if (t == 0 and not const) else key
-                cached = st.load_tensors(mkey)
-                if cached is None:
-                    torch.manual_seed(mseed)
-                    model = build(p["arch"], num_classes=cfg.train_set.num_classes, width=p["width"])
-                    rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=p["epochs"], batch_size=p["batch_size"],
-                                gaps=gaps, device=cfg.device, seed=mseed, progress=cfg.progress)
-                    cached = dict(test_logits=predict_logits(model, cfg.test_set, device=cfg.device),
-                                  train_margins=margins(predict_logits(model, cfg.train_set, device=cfg.device), y_tr),
-                                  wall=torch.tensor(rec["wall_time_s"]), trained_on=_trained_on(cfg))
-                    st.save_tensors(mkey, **cached)
-                history.append(cached["train_margins"])
-                test_logits.append(cached["test_logits"])
+                out = _member(cfg, mkey, 1000 * s + t, gaps)
+                history.append(out["train_margins"])
+                test_logits.append(out["test_logits"])
                 if st.has(key):
                     continue
-                ens_metrics = evaluate_member_logits(torch.stack(test_logits), y_te)
                 st.put(key, dict(_common(cfg), seed=s, rule=rule, members=t + 1, c=params.get("c"),
                                  gap=dict(mean=float(gaps.double().mean()), std=float(gaps.double().std())),
                                  member_train_margin=margin_summary(history[-1]),
                                  member_train_acc=float((history[-1] > 0).double().mean()),
                                  member_test_acc=float((test_logits[-1].argmax(1) == y_te).double().mean()),
-                                 member_wall_time_s=float(cached["wall"]), shared_first_member=(mkey == shared),
-                                 member_trained_on=cached.get("trained_on", "unknown"),
-                                 test=ens_metrics, arch=p["arch"], width=p["width"]))
+                                 member_wall_time_s=float(out["wall"]), shared_first_member=(mkey == shared),
+                                 member_trained_on=out.get("trained_on", "unknown"),
+                                 test=evaluate_member_logits(torch.stack(test_logits), y_te),
+                                 arch=p["arch"], width=p["width"]))
 
 
-def _trained_on(cfg: Config) -> str:
-    e = environment(cfg.device)
-    return f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}"
+def _member(cfg: Config, key: str, seed: int, gaps: torch.Tensor) -> dict:
+    """One boosting member's outputs (test logits, train margins), trained unless cached."""
+    out = cfg.store.load_tensors(key)
+    if out is None:
+        p = cfg.p
+        torch.manual_seed(seed)
+        model = build(p["arch"], num_classes=cfg.train_set.num_classes, width=p["width"])
+        rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=p["epochs"], batch_size=p["batch_size"],
+                    gaps=gaps, device=cfg.device, seed=seed, progress=cfg.progress)
+        e = environment(cfg.device)
+        out = dict(test_logits=predict_logits(model, cfg.test_set, device=cfg.device),
+                   train_margins=margins(predict_logits(model, cfg.train_set, device=cfg.device), cfg.train_set.y),
+                   wall=torch.tensor(rec["wall_time_s"]),
+                   trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}")
+        cfg.store.save_tensors(key, **out)
+    return out
 
 
 def _boost_m0(cfg: Config, seed: int) -> float:
-    """m0 for the constant rules: train mean margin of the shared gap-0 first member."""
-    for r in cfg.store.rows():  # a finished constant-rule row already records c
+    """c of the constant rules: m0, the train mean margin of the shared gap-0 first member."""
+    for r in cfg.store.rows():  # a finished constant-rule row already records it (the cache may be gone)
         if r.get("seed") == seed and r.get("c") is not None:
             return float(r["c"])
-    t = cfg.store.load_tensors(f"member1_gap0_seed{seed}")
-    if t is None:  # train it through the zero rule's first member
-        saved = cfg.p["rules"], cfg.p["members"]
-        cfg.p["rules"], cfg.p["members"] = ("zero",), 1
-        try:
-            _boosting(cfg)
-        finally:
-            cfg.p["rules"], cfg.p["members"] = saved
-        t = cfg.store.load_tensors(f"member1_gap0_seed{seed}")
-    return float(t["train_margins"].double().mean())
+    first = _member(cfg, f"member1_gap0_seed{seed}", 1000 * seed, torch.zeros(len(cfg.train_set)))
+    return float(first["train_margins"].double().mean())
