@@ -202,10 +202,10 @@ def main(argv=None):
         f"-> channels_last {'helps' if r_cl > 1.03 else 'hurts' if r_cl < 0.97 else 'makes no real difference'} on this CPU"
         f"   [best-case: {best['ceiling/NCHW'] / best['ceiling']:.2f}x]")
     all_other = [x for v in other.values() for x in v if x == x]
-    if all_other and max(all_other) > 0.25:
+    if all_other and max(all_other) + threads > (os.cpu_count() or 1) + 0.25:
         say(f"NOTE: other processes used up to {max(all_other):.2f} cores (median {statistics.median(all_other):.2f}) "
-            f"during measurements; with {os.cpu_count()} cores and {threads} threads the timings are noisy -- "
-            "compare the paired and best-case ratios too.")
+            f"during measurements; with {os.cpu_count()} cores and {threads} threads the machine was oversubscribed "
+            "and the timings are noisy -- compare the paired and best-case ratios, or rerun when it is idle.")
     say(f"total benchmark time: {time.perf_counter() - t_start:.0f} s")
 
     if a.out:
