@@ -96,6 +96,7 @@ def main(argv=None) -> int:
     ap.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA, then download)")
     ap.add_argument("--no-notebooks", action="store_true", help="run the experiment functions without papermill")
     ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
+    ap.add_argument("--no-publish", action="store_true", help="leave book/results as it is")
     a = ap.parse_args(argv)
     try:
         if a.publish_only:
@@ -105,7 +106,8 @@ def main(argv=None) -> int:
             bad = [e for e in a.only if e not in experiments.EXPERIMENTS]
             if bad:
                 raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
-        run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root)
+        run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root,
+            publish_book=not a.no_publish)
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost.batch: error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,95 @@
+"""The experiment layer and the batch runner: validation before compute, atomic rows, resume."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dboost import batch, experiments
+from dboost.results import Store, atomic_write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--profile", "nope"], "unknown profile"),
+    (["--profile", "smoke", "--only", "gap_sweeep"], "unknown experiment"),
+    (["--profile", "smoke", "--device", "cuda:7"], "cuda"),
+])
+def test_cli_refuses_bad_arguments_and_writes_nothing(runs, capsys, argv, msg):
+    if "cuda" in msg and __import__("torch").cuda.is_available():
+        pytest.skip("a CUDA device exists here")
+    assert batch.main(argv + ["--no-notebooks"]) == 2
+    assert msg in capsys.readouterr().err
+    assert not runs.exists()
+
+
+def test_missing_data_stops_before_training(runs, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DBOOST_DATA", str(tmp_path / "no-such-folder"))
+    assert batch.main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks"]) == 2
+    err = capsys.readouterr().err
+    assert "CIFAR-10 not found" in err and "no-such-folder" in err
+    assert not runs.exists()
+
+
+@pytest.mark.parametrize("kw", [dict(epochs=-1), dict(width=0), dict(n_train=-5), dict(members=0), dict(bogus=1)])
+def test_configure_refuses_bad_sizes(runs, kw):
+    with pytest.raises(ValueError):
+        experiments.configure("gap_sweep", profile="smoke", **kw)
+    assert not runs.exists()
+
+
+def test_rerun_skips_finished_models(runs, monkeypatch):
+    cfg = experiments.configure("architectures", profile="smoke", progress=False, archs=("resnet9",))
+    df1 = experiments.run(cfg)
+    assert len(df1) == 2 and set(df1["gap_label"]) == {"0", "m0"}
+
+    def boom(*a, **k):
+        raise AssertionError("a finished model was retrained")
+    monkeypatch.setattr(experiments, "train", boom)
+    df2 = experiments.run(experiments.configure("architectures", profile="smoke", progress=False, archs=("resnet9",)))
+    assert df2.sort_values("key")["test_acc"].tolist() == df1.sort_values("key")["test_acc"].tolist()
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    p = tmp_path / "x.json"
+    atomic_write_text(p, "old")
+
+    class Boom(str):
+        def encode(self, *a):
+            raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError):
+        atomic_write_text(p, Boom("new"))
+    assert p.read_text() == "old"
+    assert [f.name for f in tmp_path.iterdir()] == ["x.json"]  # no temporary left behind
+
+
+def test_kill_9_then_resume(runs):
+    """A run killed with SIGKILL mid-way leaves only whole rows; the rerun finishes the rest."""
+    env = dict(os.environ, DBOOST_RUNS=str(runs), PYTHONPATH=str(ROOT))
+    cmd = [sys.executable, "-m", "dboost.batch", "--profile", "smoke", "--only", "boosting", "--no-notebooks"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = runs / "smoke" / "boosting" / "rows"
+    t0 = time.time()
+    while time.time() - t0 < 120 and len(list(rows.glob("*.json"))) < 3:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = list(rows.glob("*.json"))
+    assert 3 <= len(done) < 15, "the kill should land mid-run"
+    for f in done:
+        json.loads(f.read_text())  # every row on disk is whole
+    assert subprocess.run(cmd, env=env).returncode == 0
+    store = Store("smoke", "boosting", runs)
+    assert len(store.rows()) == 15
+    assert not list(rows.parent.rglob("*.tmp"))
