@@ -125,20 +125,13 @@ def predict_logits(model: nn.Module, x, batch_size: int = 1000, device=None) -> 
 
 # ----------------------------------------------------------------------------- training
 
-_COMPILED: dict = {}
-
-
 def _maybe_compile(model: nn.Module, on: bool):
-    """torch.compile on CUDA, once per architecture config per process.
+    """torch.compile on CUDA; the graph is compiled once per architecture per process.
 
     Dynamo caches graphs by code object and treats parameters as inputs, so later members of
     the same architecture reuse the first member's compiled graph instead of recompiling.
     """
-    if not on:
-        return model
-    key = repr(getattr(model, "config", type(model).__name__))
-    _COMPILED[key] = _COMPILED.get(key, 0) + 1
-    return torch.compile(model)
+    return torch.compile(model) if on else model
 
 
 def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors", epochs: int | None = None,
