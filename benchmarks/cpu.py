@@ -120,13 +120,15 @@ def main(argv=None):
         split = data.cifar10()[0].subset(a.n)
         src = "CIFAR-10 train, class-balanced subset"
     except FileNotFoundError as e:
-        first = str(e).splitlines()[0]
-        say(f"NOTICE: real CIFAR-10 not found ({first}); falling back to dboost.data.synthetic -- "
+        where = "; ".join(x.strip() for x in str(e).splitlines()[1:] if x.strip() and not x.startswith("Fix"))
+        say(f"NOTICE: real CIFAR-10 not found (looked in {where}); falling back to dboost.data.synthetic -- "
             "timings are still valid (same shapes), but set DBOOST_DATA for the real thing.")
         split = data.synthetic(a.n, 0)[0]
         src = "synthetic"
     n, bs = len(split), min(a.batch, len(split))
     steps = n // bs
+    if steps < 5:
+        ap.error(f"--n {n} with --batch {bs} gives {steps} steps; dboost's one-cycle schedule needs >= 5")
     imgs = steps * bs
     gaps = torch.rand(n, generator=torch.Generator().manual_seed(1)) * 4  # per-sample gaps (boosting case)
     say(f"data: {src}, n={n}; resnet9 width {a.width} (frozen head); batch {bs}, {steps} steps/epoch "

@@ -51,7 +51,8 @@ def _as_gap(gap, logits: torch.Tensor) -> torch.Tensor | float:
         return _as_gap(float(gap), logits)
     if tuple(gap.shape) not in ((n,), (n, c)):
         raise ValueError(f"gap must be a float or a tensor of shape ({n},) or ({n}, {c}); got {tuple(gap.shape)}")
-    if not torch.isfinite(gap).all():
+    # One reduction on the common path; the exact elementwise check only if the sum is not finite.
+    if not bool(torch.isfinite(gap.sum())) and not bool(torch.isfinite(gap).all()):
         raise ValueError("gap holds NaN or inf values; gaps must be finite")
     return gap.to(device=logits.device, dtype=torch.float32 if logits.dtype in (torch.float16, torch.bfloat16) else logits.dtype)
 
@@ -80,18 +81,20 @@ def _discounted_ce(logits: torch.Tensor, target: torch.Tensor, g, reduction: str
     # log-sum-exp must not lose the small differences that carry the gradient.
     z = logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
     target = target.long()
-    with torch.autocast(device_type=z.device.type, enabled=False):
-        # Subtract the gap from the true-class entry only: one scatter_add (one (N, C) copy),
-        # not a materialised one-hot mask times the gap (three temporaries).
-        if isinstance(g, float):
-            if g != 0.0:
-                z = z.scatter_add(1, target[:, None], z.new_full((z.shape[0], 1), -g))
-        elif g.dim() == 1:
-            z = z.scatter_add(1, target[:, None], -g.to(z.dtype)[:, None])
-        else:
-            z = z - g
-        # F.cross_entropy uses a max-shifted log-sum-exp: stable for logits and gaps up to 1e4.
-        return F.cross_entropy(z, target, reduction=reduction, label_smoothing=label_smoothing)
+    # Subtract the gap from the true-class entry only: one scatter_add (one (N, C) copy),
+    # not a materialised one-hot mask times the gap (three temporaries).
+    if isinstance(g, float):
+        if g != 0.0:
+            z = z.scatter_add(1, target[:, None], z.new_full((z.shape[0], 1), -g))
+    elif g.dim() == 1:
+        z = z.scatter_add(1, target[:, None], -g.to(z.dtype)[:, None])
+    else:
+        z = z - g
+    # F.cross_entropy uses a max-shifted log-sum-exp: stable for logits and gaps up to 1e4.
+    if torch.is_autocast_enabled(z.device.type):  # entering the block costs µs: only when needed
+        with torch.autocast(device_type=z.device.type, enabled=False):
+            return F.cross_entropy(z, target, reduction=reduction, label_smoothing=label_smoothing)
+    return F.cross_entropy(z, target, reduction=reduction, label_smoothing=label_smoothing)
 
 
 class DiscountedCrossEntropy(nn.Module):
