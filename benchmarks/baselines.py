@@ -1,7 +1,11 @@
 """Reference training loops that dboost's trainer is measured against (benchmarks only).
 
-* ``plain_epoch``: the textbook PyTorch way -- a Dataset applying torchvision transforms to one
-  PIL-free uint8 tensor at a time, a DataLoader, the same model, loss and optimiser.
+* ``plain_epoch``: the plain PyTorch way -- a Dataset applying torchvision transforms to one
+  PIL-free uint8 tensor at a time, a DataLoader, the same model, loss and optimiser.  This is
+  the *strong* plain loop (transforms v2 on tensors); the targets are measured against it.
+* ``plain_epoch(..., pil=True)``: the textbook loop most CIFAR-10 code still uses --
+  ``torchvision.datasets.CIFAR10``'s per-item ``PIL.Image.fromarray`` and the classic
+  ``RandomCrop / RandomHorizontalFlip / ToTensor / Normalize`` -- reported beside it.
 * ``ceiling_epoch``: forward + backward + optimiser step on pre-made, pre-normalised tensors
   already on the device (no data work at all): the most a trainer could reach.
 """
@@ -32,13 +36,31 @@ class PerSampleCIFAR(Dataset):
         return self.tf(self.x[i]), self.y[i]
 
 
+class PerSamplePIL(Dataset):
+    """What ``torchvision.datasets.CIFAR10(transform=...)`` does per item: HWC uint8 -> PIL -> transforms."""
+
+    def __init__(self, x, y):
+        import torchvision.transforms as T
+        self.x, self.y = x.permute(0, 2, 3, 1).contiguous().numpy(), y  # CIFAR10.data is (N, 32, 32, 3) uint8
+        # ToTensor scales to [0, 1], so the 0..255 statistics are scaled with it
+        self.tf = T.Compose([T.RandomCrop(32, padding=4), T.RandomHorizontalFlip(), T.ToTensor(),
+                             T.Normalize([m / 255 for m in CIFAR10_MEAN], [s / 255 for s in CIFAR10_STD])])
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        from PIL import Image
+        return self.tf(Image.fromarray(self.x[i])), self.y[i]
+
+
 def _opt(model):
     return torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=3.2e-3, weight_decay=1e-3)
 
 
-def plain_epoch(model, split, batch_size=500, device="cpu", workers=0, max_steps=None) -> float:
+def plain_epoch(model, split, batch_size=500, device="cpu", workers=0, max_steps=None, pil=False) -> float:
     """Seconds for one epoch (or ``max_steps`` batches) of the plain DataLoader loop."""
-    dl = DataLoader(PerSampleCIFAR(split.x, split.y), batch_size=batch_size, shuffle=True, drop_last=True,
+    dl = DataLoader((PerSamplePIL if pil else PerSampleCIFAR)(split.x, split.y), batch_size=batch_size, shuffle=True, drop_last=True,
                     num_workers=workers, pin_memory=device != "cpu", persistent_workers=False)
     model.to(device).train()
     opt = _opt(model)

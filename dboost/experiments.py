@@ -52,7 +52,8 @@ _BOOST_EXTRA = ("mean_margin", "constant_by_last", "constant_mean_cumulative")
 # the paper profile uses the authors' absolute grid instead (20 gaps, log-spaced 0.1..250).
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
-                  batch_size=50, seeds=(0,), claim_seeds=(0,), gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
+                  batch_size=50, seeds=(0,), claim_seeds=(0,), arch_seeds=(0,), boost_seeds=(0,),
+                  gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
                   heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
                   rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, description="synthetic data, seconds on a CPU: "
@@ -60,17 +61,21 @@ PROFILES: dict[str, dict] = {
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
     # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.
     "cpu": dict(dataset="cifar10", n_train=5_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=24,
-                batch_size=100, seeds=(0,), claim_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0),
+                batch_size=100, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
+                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
                 members=4, rules=_BOOST_RULES, min_width_n=256,
-                description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100: ~2 h on 2 CPU cores"),
+                description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
+                "wherever a claim hinges on it: ~99 models of ~2.2 min, ~3.7 h on 2 CPU cores"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
-                batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0),
+                batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,), boost_seeds=(0,),
+                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0),
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
                 members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500,
                 description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H100"),
     "paper": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="authors", epochs=50,
-                  batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), gap_mults=None,
+                  batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2),
+                  boost_seeds=(0, 1, 2), gap_mults=None,
                   gap_abs=tuple(float(g) for g in np.geomspace(0.1, 250, 20)), heads=_HEADS_FULL,
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64, members=15,
                   rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000,
@@ -106,14 +111,15 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         p[k] = v
     if seeds is not None:
         seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, int) else seeds))
-        p["seeds"], p["claim_seeds"] = seeds, seeds
+        p["seeds"] = p["claim_seeds"] = p["arch_seeds"] = p["boost_seeds"] = seeds
     for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):
         if int(p[k]) != p[k] or p[k] < 1:
             raise ValueError(f"{k} must be a positive int; got {p[k]!r}")
     for k in ("n_train", "n_test"):
         if p[k] is not None and (int(p[k]) != p[k] or p[k] < 1):
             raise ValueError(f"{k} must be a positive int or None; got {p[k]!r}")
-    if not p["seeds"] or any(s < 0 for s in p["seeds"] + p["claim_seeds"]):
+    all_seeds = tuple(p["seeds"]) + tuple(p["claim_seeds"]) + tuple(p["arch_seeds"]) + tuple(p["boost_seeds"])
+    if not (p["seeds"] and p["claim_seeds"] and p["arch_seeds"] and p["boost_seeds"]) or any(s < 0 for s in all_seeds):
         raise ValueError("seeds must be a non-empty list of non-negative ints")
     if p["recipe"] not in RECIPES:
         raise ValueError(f"unknown recipe {p['recipe']!r}; known: {', '.join(RECIPES)}")
@@ -219,7 +225,8 @@ def _frozen_last_layer(cfg: Config) -> None:
 def _architectures(cfg: Config) -> None:
     p = cfg.p
     for arch in p["archs"]:
-        seeds = p["claim_seeds"] if arch == p["arch"] else p["seeds"]
+        # claim 3 hinges on every architecture: arch_seeds for each; the main one also on claim_seeds.
+        seeds = sorted(set(p["arch_seeds"]) | set(p["claim_seeds"])) if arch == p["arch"] else p["arch_seeds"]
         for s in seeds:
             _gap_pair(cfg, arch, s, arch=arch, width=p["arch_width"])
 
@@ -235,7 +242,7 @@ def _boosting(cfg: Config) -> None:
     """
     p, st = cfg.p, cfg.store
     y_te = cfg.test_set.y
-    for s in p["seeds"]:
+    for s in p["boost_seeds"]:
         shared = f"member1_gap0_seed{s}"
         for rule in p["rules"]:
             if all(st.has(f"{rule}_seed{s}_m{t + 1}") for t in range(p["members"])):

@@ -207,9 +207,10 @@ def boosting_table(df: pd.DataFrame, metrics=("test_acc", "test_auc_proba")) -> 
 
 
 def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_reverse", "constant"),
-                      metric: str = "test_acc") -> pd.DataFrame:
-    """Paired (seed, members) difference of each rule against the plain ensemble (rule zero)."""
-    base = df[df["rule"] == "zero"][["seed", "members", metric]]
+                      metric: str = "test_acc", control: str = "zero") -> pd.DataFrame:
+    """Paired (seed, members) difference of each rule against the plain ensemble (rule ``control``,
+    by default ``zero``: every member trained with gap 0)."""
+    base = df[df["rule"] == control][["seed", "members", metric]]
     out = []
     for r in rules:
         m = df[df["rule"] == r][["seed", "members", metric]].merge(base, on=["seed", "members"], suffixes=("", "_plain"))

@@ -38,12 +38,12 @@ def _pair_diffs(df, by_value, by="variant", metric="test_acc", control=("0",), t
     return m[f"{metric}_t"].to_numpy(), m[f"{metric}_c"].to_numpy()
 
 
-def _cell(t, c, digits=4):
+def _cell(t, c, digits=4, higher_is_better=True):
     if len(t) == 0:
         return "not run", "not yet run"
     d = t - c
     return (f"{report.pm(c, digits)} → {report.pm(t, digits)} (diff {report.pm(d, digits)}, n={len(d)})",
-            report.verdict(d))
+            report.verdict(d, higher_is_better))
 
 
 def claims_table(profile: str | None = None) -> pd.DataFrame:
@@ -51,15 +51,20 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
     rows = []
     sw, psw = _load("gap_sweep", profile)
     smoke_note = lambda p, v: "pipeline check only (synthetic data)" if p == "smoke" else v
-    # 1. discounted loss beats CE with the frozen head
-    for metric, label, ref in (("test_acc", "accuracy", f"≈ +1.5–2 points (e.g. {poster.FROZEN_GAP0:.3f} → {poster.FROZEN_GAPM0:.3f})"),
-                               ("test_auc_proba", "ROC-AUC (softmax f32)", f"{poster.AUC_CE} → {poster.AUC_DISCOUNTED}"),
-                               ("test_auc_logits", "ROC-AUC (logits)", f"{poster.AUC_CE} → {poster.AUC_DISCOUNTED}")):
+    # 1. discounted loss beats CE with the frozen head -- the poster's two metrics, then the
+    #    calibration/ranking metrics it does not report (a gain in accuracy bought with worse NLL or ECE matters).
+    claim1 = (("test_acc", "accuracy", f"≈ +1.5–2 points (e.g. {poster.FROZEN_GAP0:.3f} → {poster.FROZEN_GAPM0:.3f})"),
+              ("test_auc_proba", "ROC-AUC (softmax f32)", f"{poster.AUC_CE} → {poster.AUC_DISCOUNTED}"),
+              ("test_auc_logits", "ROC-AUC (logits)", f"{poster.AUC_CE} → {poster.AUC_DISCOUNTED}"),
+              ("test_mis_auroc", "misclassification AUROC", "not reported"),
+              ("test_nll", "NLL, lower is better", "not reported"),
+              ("test_ece", "ECE, lower is better", "not reported"))
+    for metric, label, ref in claim1:
         if sw.empty:
             rows.append(dict(claim=f"1. gap = m0 beats CE ({label})", poster=ref, ours="not yet run", where="", verdict="not yet run"))
             continue
         t, c = _pair_diffs(sw, "sweep", metric=metric)
-        ours, v = _cell(t, c)
+        ours, v = _cell(t, c, higher_is_better=report.HIGHER_IS_BETTER.get(metric, True))
         rows.append(dict(claim=f"1. gap = m0 beats CE, frozen head ({label})", poster=ref, ours=ours,
                          where=_where(sw, psw), verdict=smoke_note(psw, v)))
     # 2. best constant gap near m0
@@ -77,39 +82,59 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
         elif best["gap"] >= s0["gap"].max():
             v += " (the best gap is the largest of the grid: the optimum may lie beyond it)"
         rows.append(dict(claim="2. best constant gap ≈ m0 (within 0.5–2 × m0)", poster="best g ≈ 14–34 with m0 ≈ 29 (0.5–1.2 × m0)",
-                         ours=f"best g = {ratio:.2f} × m0 (m0 = {s0['m0'].dropna().iloc[0]:.2f}), test acc {best['test_acc']:.4f}; one seed's grid",
+                         ours=f"best g = {ratio:.2f} × m0 (m0 = {s0['m0'].dropna().iloc[0]:.2f}), test acc {best['test_acc']:.4f}; the grid of seed {int(s0['seed'].iloc[0])}",
                          where=_where(s0, psw), verdict=smoke_note(psw, v)))
     # 3. architectures
     ar, par = _load("architectures", profile)
     if ar.empty:
         rows.append(dict(claim="3. gain holds on ≥ 3 architectures", poster="claimed, figure lost", ours="not yet run", where="", verdict="not yet run"))
     else:
-        parts, wins = [], 0
+        parts, wins, decided = [], 0, 0
         for a in ar["arch"].unique():
             t, c = _pair_diffs(ar, a, by="arch")
             if len(t):
                 d = t - c
-                wins += int(d.mean() > 0)
-                parts.append(f"{a}: {report.pm(d, 4)} (n={len(d)})")
-        v = "supported" if wins >= 3 else ("not supported" if len(parts) >= 3 else "inconclusive")
+                va = report.verdict(d)
+                wins += va == "supported"
+                decided += not va.startswith("inconclusive")
+                parts.append(f"{a}: {report.pm(d, 4)} (n={len(d)}, {va})")
+        # Supported: >= 3 architectures each with every paired seed improving (>= 3 seeds).
+        # Not supported: so many architectures fail outright that 3 wins are out of reach.
+        if wins >= 3:
+            v = "supported"
+        elif len(parts) - (decided - wins) < 3:
+            v = "not supported"
+        else:
+            v = f"inconclusive ({wins} of {len(parts)} architectures supported so far)"
         rows.append(dict(claim="3. gain (acc, gap m0 − gap 0) holds on ≥ 3 architectures", poster="claimed, figure lost",
-                         ours="; ".join(parts) + f" — {wins} of {len(parts)} improve on mean", where=_where(ar, par),
-                         verdict=smoke_note(par, v)))
+                         ours="; ".join(parts), where=_where(ar, par), verdict=smoke_note(par, v)))
     # 4. boosting beats the plain ensemble at every size
     bo, pbo = _load("boosting", profile)
-    for rule in ("save_mean_reverse", "zero_mean_reverse"):
-        ref = " · ".join(f"{k}: {poster.BOOSTING[rule][k][0]:.3f} vs {poster.BOOSTING['zero'][k][0]:.3f}" for k in (2, 5, 15))
-        if bo.empty or rule not in set(bo["rule"]):
-            rows.append(dict(claim=f"4. {rule} beats the plain ensemble", poster=ref, ours="not yet run", where="", verdict="not yet run"))
+    # Against the plain ensemble (the claim), on both of the poster's metrics; then against the
+    # constant-gap ensemble, which the poster's own table shows ahead in accuracy: do the
+    # per-sample gaps add anything over one good constant gap?
+    for rule, control, metric, idx in (("save_mean_reverse", "zero", "test_acc", 0),
+                                       ("save_mean_reverse", "zero", "test_auc_proba", 1),
+                                       ("zero_mean_reverse", "zero", "test_acc", 0),
+                                       ("zero_mean_reverse", "zero", "test_auc_proba", 1),
+                                       ("save_mean_reverse", "constant", "test_acc", 0),
+                                       ("save_mean_reverse", "constant", "test_auc_proba", 1)):
+        label = "acc" if metric == "test_acc" else "ROC-AUC"
+        name = "the plain ensemble" if control == "zero" else "the constant-gap (m0) ensemble"
+        claim = f"4{'' if control == 'zero' else 'c'}. {rule} beats {name} ({label}, every size > 1)"
+        fmt = ".3f" if idx == 0 else ".4f"
+        ref = " · ".join(f"{k}: {poster.BOOSTING[rule][k][idx]:{fmt}} vs {poster.BOOSTING[control][k][idx]:{fmt}}"
+                         for k in (2, 5, 15))
+        if bo.empty or not {rule, control} <= set(bo["rule"]):
+            rows.append(dict(claim=claim, poster=ref, ours="not yet run", where="", verdict="not yet run"))
             continue
-        t = report.boosting_vs_plain(bo, rules=(rule,), metric="test_acc").reset_index()
+        t = report.boosting_vs_plain(bo, rules=(rule,), metric=metric, control=control).reset_index()
         t = t[t["members"] > 1]
         verdicts = set(t["verdict"])
         v = ("supported" if verdicts == {"supported"} else "not supported" if "not supported" in verdicts
              else sorted(verdicts)[0])
-        rows.append(dict(claim=f"4. {rule} beats the plain ensemble (acc, every size > 1)", poster=ref,
-                         ours="; ".join(f"{int(r.members)}: {r.diff}" for r in t.itertuples()), where=_where(bo, pbo),
-                         verdict=smoke_note(pbo, v)))
+        rows.append(dict(claim=claim, poster=ref, ours="; ".join(f"{int(r.members)}: {r.diff} (n={r.seeds})" for r in t.itertuples()),
+                         where=_where(bo, pbo), verdict=smoke_note(pbo, v)))
     # 5. strong baseline
     fr, pfr = _load("frozen_last_layer", profile)
     if fr.empty or "strong: Linear + LS0.1" not in set(fr.get("head_label", [])):

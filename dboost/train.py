@@ -7,7 +7,7 @@ The hot loop (airbench-style):
   * per-sample gaps are gathered with the *same* indices, so they stay aligned with their images
     through shuffling and augmentation;
   * CUDA: channels_last + bf16 autocast (loss in float32), optional ``torch.compile``;
-    CPU: float32.
+    CPU: channels_last, float32 (bf16 autocast opt-in with ``precision="bf16"``).
 """
 from __future__ import annotations
 
@@ -136,10 +136,13 @@ def _maybe_compile(model: nn.Module, on: bool):
 
 def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors", epochs: int | None = None,
           batch_size: int | None = None, gaps=None, device=None, seed: int = 0, progress: bool = True,
-          compile: bool = False, eval_set: Split | None = None, **overrides) -> dict:
+          compile: bool = False, precision: str | None = None, eval_set: Split | None = None, **overrides) -> dict:
     """Train ``model`` in place on ``train_set`` with the (possibly per-sample) discounted loss.
 
     gaps: None/float (one gap for all) or a (N,) tensor aligned with ``train_set``.
+    precision: "bf16" (autocast; the loss and the gaps stay float32) or "fp32"; None = bf16 on
+    CUDA, fp32 on CPU.  bf16 on a CPU is opt-in: it is fast only where the CPU has native bf16
+    (AVX512-BF16 / AMX), and every committed ``cpu`` run is fp32.
     eval_set: if given, test accuracy is measured after each epoch (for epoch/accuracy curves).
     Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device.
     """
@@ -150,6 +153,8 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     if n < 2:
         raise ValueError(f"need at least 2 training samples; got {n}")
     dev = default_device(device)
+    if precision not in (None, "bf16", "fp32"):
+        raise ValueError(f"precision must be 'bf16', 'fp32' or None (bf16 on CUDA, fp32 on CPU); got {precision!r}")
     # Validate labels and gaps once, here, so the hot loop has no device->host syncs.
     probe = torch.zeros(n, train_set.num_classes)
     _check_logits_target(probe, train_set.y)
@@ -184,10 +189,10 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
         opt = torch.optim.SGD(params, lr=hp["lr"], weight_decay=hp["weight_decay"], momentum=0.9, nesterov=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=total, pct_start=hp["pct_start"])
     fwd = _maybe_compile(model, compile and dev.type == "cuda")
-    amp = dev.type == "cuda"
+    amp = (precision or ("bf16" if dev.type == "cuda" else "fp32")) == "bf16"
 
     record = dict(recipe=hp["name"], hp={k: v for k, v in hp.items() if k != "name"}, epochs=hp["epochs"],
-                  batch_size=bs, steps=total, n_train=n, device=str(dev), losses=[], eval_acc=[])
+                  precision="bf16" if amp else "fp32", batch_size=bs, steps=total, n_train=n, device=str(dev), losses=[], eval_acc=[])
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -204,7 +209,7 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
             xb = ((xb.float() - mean) / std).contiguous(memory_format=torch.channels_last)
             yb = y_all[idx]
             gb = g_all[idx] if isinstance(g_all, torch.Tensor) else g_all   # same idx: gaps stay aligned
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+            with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = fwd(xb)
             loss = _discounted_ce(logits, yb, gb, "mean", hp["label_smoothing"])
             opt.zero_grad(set_to_none=True)

@@ -33,6 +33,19 @@ def test_setup_profile_table_matches_profiles(i, profile):
     assert _int(t["batch size"][i]) == p["batch_size"]
     assert _int(t["boosting members"][i]) == p["members"]
     assert t["recipe"][i].strip("`") == p["recipe"]
+    seeds = lambda cell: tuple(int(x) for x in cell.split(","))
+    for row, key in (("grid seeds", "seeds"), ("claim seeds (paired)", "claim_seeds"),
+                     ("architecture seeds", "arch_seeds"), ("boosting seeds", "boost_seeds")):
+        assert seeds(t[row][i]) == tuple(p[key]), row
+    gaps = t["gaps (besides 0)"][i]
+    if p["gap_mults"]:
+        assert tuple(float(x) for x in gaps.split("×")[0].split(",")) == tuple(p["gap_mults"])
+    else:
+        assert f"{len(p['gap_abs'])} gaps" in gaps
+    assert _int(t["head variants"][i]) == len(p["heads"])
+    assert _int(t["architectures (width)"][i]) == len(p["archs"]) and f"w = {p['arch_width']}" in t["architectures (width)"][i]
+    assert _int(t["boosting rules"][i]) == len(p["rules"])
+    assert _int(t["minimum-width samples"][i]) == p["min_width_n"]
 
 
 def test_toc_lists_every_experiment_page():

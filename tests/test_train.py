@@ -345,6 +345,22 @@ def test_train_record(syn):
     assert len(rec["losses"]) == 2 and len(rec["eval_acc"]) == 2
     assert all(0.0 <= a <= 1.0 for a in rec["eval_acc"])
     assert rec["wall_time_s"] > 0
+    assert rec["precision"] == "fp32"  # the CPU default
+
+
+def test_bf16_on_cpu_is_opt_in_and_close_to_fp32(syn):
+    """precision="bf16" autocasts the model on the CPU too; it must train to nearly the same place."""
+    tr, te = syn
+    out = {}
+    for prec in ("fp32", "bf16"):
+        model = tiny_conv()
+        rec = train(model, tr, epochs=2, seed=0, precision=prec, **FAST)
+        assert rec["precision"] == prec
+        out[prec] = (rec["losses"], predict_logits(model, te.x))
+    (l32, z32), (l16, z16) = out["fp32"], out["bf16"]
+    assert z16.dtype == torch.float32                        # evaluation is always float32
+    assert l16 != l32                                        # bf16 really ran (different rounding)
+    assert abs(l16[-1] - l32[-1]) < 0.1 * abs(l32[-1])       # ... and trains to nearly the same loss
 
 
 def test_frozen_parameters_are_not_trained(syn):
@@ -410,6 +426,7 @@ def _bad_train_cases(tr):
         "not a Split": dict(train_set=(tr.x, tr.y)),
         "one sample": dict(train_set=Split(tr.x[:1], tr.y[:1], 10)),
         "too few steps for one-cycle": dict(epochs=1, batch_size=10),   # 20 samples: 2 steps
+        "unknown precision": dict(precision="fp16"),
     }
 
 
