@@ -122,35 +122,50 @@ def _sns():
 
 
 def plot_gap_sweep(df: pd.DataFrame):
-    """Test accuracy, ROC-AUC and mean margins against gap / m0, with the poster's points."""
+    """Accuracy (relative and absolute gap), ROC-AUC and mean margins against the gap, with the poster's points.
+
+    Top left: gap / m0, the scale the poster's rule (g ≈ m0) speaks in; top right: the absolute
+    gap, where the poster's points sit where they were measured -- the two can disagree when our
+    m0 is far from the poster's.
+    """
     import matplotlib.pyplot as plt
     _sns()
     d = df.copy()
     d["gap_rel"] = d["gap"] / d["m0"].fillna(d["train_mean_margin"])
     d = d.sort_values("gap_rel")
     x = np.maximum(d["gap_rel"], 1e-3)
-    fig, ax = plt.subplots(1, 3, figsize=(13, 4.4))
+    m0 = float(d["m0"].dropna().iloc[0]) if d["m0"].notna().any() else float("nan")
+    fig, axs = plt.subplots(2, 2, figsize=(13, 8.6))
+    ax = axs.ravel()
+    pg, pa = zip(*poster.GAP_SWEEP_ACC)
     ax[0].plot(x, d["test_acc"], "o-", label="ours (test)")
     ax[0].plot(x, d["train_acc"], "s--", alpha=0.6, label="ours (train)")
-    pg, pa = zip(*poster.GAP_SWEEP_ACC)
-    ax[0].plot(np.array(pg) / poster.M0, pa, "k^:", label="poster (test, read off figure)")
-    ax[0].set(title="accuracy vs gap", ylabel="accuracy")
+    ax[0].plot(np.array(pg) / poster.M0, pa, "k^:", label=f"poster (test; gap / {poster.M0:g}, its m0)")
+    ax[0].set(title="accuracy vs gap / m0", ylabel="accuracy", xlabel="gap / m0 (gap 0 drawn at 1e-3)")
+    ax[0].axvline(1.0, color="tab:red", lw=1, alpha=0.5)
+    xa = np.maximum(d["gap"], 0.03)
+    ax[1].plot(xa, d["test_acc"], "o-", label="ours (test)")
+    ax[1].plot(pg, pa, "k^:", label="poster (test)")
+    ax[1].axvline(m0, color="tab:red", lw=1, alpha=0.5, label=f"our m0 = {m0:.3g}")
+    ax[1].axvline(poster.M0, color="k", lw=1, ls="--", alpha=0.5, label=f"poster m0 ≈ {poster.M0:g}")
+    ax[1].set(title="accuracy vs absolute gap", ylabel="accuracy", xlabel="gap g (logits; gap 0 drawn at 0.03)")
     for col, mk, lab in (("test_auc_proba", "o-", "softmax f32"), ("test_auc_logits", "s--", "logits"),
                          ("test_auc_log_proba", "d:", "exact probs")):
-        ax[1].plot(x, d[col], mk, label=lab)
-    ax[1].axhline(poster.AUC_CE, color="k", ls=":", lw=1, label="poster, CE")
-    ax[1].axhline(poster.AUC_DISCOUNTED, color="k", ls="--", lw=1, label="poster, discounted")
-    ax[1].set(title="macro one-vs-rest ROC-AUC vs gap", ylabel="ROC-AUC")
-    ax[2].plot(x, d["train_mean_margin"], "o-", label="ours, train")
-    ax[2].plot(x, d["test_mean_margin"], "s--", label="ours, test")
-    ax[2].plot(x, x * d["m0"].fillna(d["train_mean_margin"]), color="grey", lw=1, label="margin = gap")
-    ax[2].set(title="mean margin vs gap", ylabel="mean margin (logits)", yscale="log")
+        ax[2].plot(x, d[col], mk, label=lab)
+    ax[2].axhline(poster.AUC_CE, color="k", ls=":", lw=1, label="poster, CE")
+    ax[2].axhline(poster.AUC_DISCOUNTED, color="k", ls="--", lw=1, label="poster, discounted")
+    ax[2].set(title="macro one-vs-rest ROC-AUC vs gap / m0", ylabel="ROC-AUC", xlabel="gap / m0")
+    ax[3].plot(x, d["train_mean_margin"], "o-", label="ours, train")
+    ax[3].plot(x, d["test_mean_margin"], "s--", label="ours, test")
+    pos = d["gap"] > 0  # the margin = gap line only where there is a gap (a log axis cannot show 0)
+    ax[3].plot(x[pos], d.loc[pos, "gap"], color="grey", lw=1, label="margin = gap")
+    ax[3].set(title="mean margin vs gap / m0", ylabel="mean margin (logits)", yscale="log", xlabel="gap / m0")
     for a in ax:
         a.set_xscale("log")
-        a.axvline(1.0, color="tab:red", lw=1, alpha=0.5)
-        a.set_xlabel("gap / m0")
         a.legend(fontsize=8)
-    fig.supxlabel("m0 = train mean margin of the gap-0 model (red line: gap = m0); gap 0 is drawn at 1e-3", fontsize=9)
+    for a in (ax[2], ax[3]):
+        a.axvline(1.0, color="tab:red", lw=1, alpha=0.5)
+    fig.suptitle("red line: gap = m0, the train mean margin of our gap-0 model", fontsize=10)
     fig.tight_layout()
     return fig
 
