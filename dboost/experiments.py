@@ -66,7 +66,7 @@ PROFILES: dict[str, dict] = {
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
                 members=4, rules=_BOOST_RULES, min_width_n=256,
                 description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
-                "wherever a claim hinges on it: ~99 models of ~2.2 min, ~3.7 h on 2 CPU cores"),
+                "wherever a claim hinges on it: 99 models, about 4 h on 2 CPU cores"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
                 batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,), boost_seeds=(0,),
                 gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0),
