@@ -81,7 +81,9 @@ PROFILES: dict[str, dict] = {
                   rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000,
                   description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members): GPU-hours"),
 }
-PROFILE_RANK = ("paper", "gpu", "cpu", "smoke")  # best first: the book shows the best available
+PROFILE_RANK = ("paper", "gpu", "cpu", "smoke")
+# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 3, claim 4.
+SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
 
 @dataclass
@@ -111,15 +113,14 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         p[k] = v
     if seeds is not None:
         seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, int) else seeds))
-        p["seeds"] = p["claim_seeds"] = p["arch_seeds"] = p["boost_seeds"] = seeds
+        p.update(dict.fromkeys(SEED_KEYS, seeds))
     for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):
         if int(p[k]) != p[k] or p[k] < 1:
             raise ValueError(f"{k} must be a positive int; got {p[k]!r}")
     for k in ("n_train", "n_test"):
         if p[k] is not None and (int(p[k]) != p[k] or p[k] < 1):
             raise ValueError(f"{k} must be a positive int or None; got {p[k]!r}")
-    all_seeds = tuple(p["seeds"]) + tuple(p["claim_seeds"]) + tuple(p["arch_seeds"]) + tuple(p["boost_seeds"])
-    if not (p["seeds"] and p["claim_seeds"] and p["arch_seeds"] and p["boost_seeds"]) or any(s < 0 for s in all_seeds):
+    if not all(p[k] for k in SEED_KEYS) or any(s < 0 for k in SEED_KEYS for s in p[k]):
         raise ValueError("seeds must be a non-empty list of non-negative ints")
     if p["recipe"] not in RECIPES:
         raise ValueError(f"unknown recipe {p['recipe']!r}; known: {', '.join(RECIPES)}")
