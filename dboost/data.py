@@ -1,8 +1,11 @@
 """Data: CIFAR-10/100 as uint8 tensors, and a synthetic stand-in for smoke runs and tests.
 
 Every loader returns ``(train, test)`` :class:`Split` objects with ``.x`` uint8 (N, 3, 32, 32)
-and ``.y`` int64 (N,).  Images stay uint8 until the trainer's batched, on-device
-normalisation: 150 MB for CIFAR-10, not 600 MB of float32.
+and ``.y`` int64 (N,).  ``split="authors"`` (``load``, ``cifar10``) instead returns the authors'
+split of the *training* set: first 45,000 images to train on, last 5,000 as "test" (see
+:func:`authors_split`); ``split="standard"`` (default) is the official train / test split.
+Images stay uint8 until the trainer's batched, on-device normalisation: 150 MB for CIFAR-10,
+not 600 MB of float32.
 
 Where CIFAR-10 is looked for, in order: ``root`` (if given), ``$DBOOST_DATA``, then
 torchvision's download into ``~/.cache/dboost`` (only where the internet is reachable).
@@ -130,15 +133,48 @@ def _find_local(root) -> tuple[Path | None, list[str]]:
     return None, looked
 
 
-def cifar10(root=None, download: bool | None = None) -> tuple[Split, Split]:
+SPLITS = ("standard", "authors")
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; known: {', '.join(SPLITS)}")
+
+
+def authors_split(train: Split) -> tuple[Split, Split]:
+    """The authors' split of a training set: ``(first 90 %, last 10 %)``, original order kept.
+
+    The authors' code trains on the first 45,000 CIFAR-10 training images and reports "test" on
+    the last 5,000 (``data[:-5000]`` / ``data[-5000:]``); the official test set is never used.
+    For 50,000 images this is exactly that.  Other sizes (a synthetic set, CIFAR-100 is 50,000 too)
+    get the same proportion: the last ``n // 10`` images are the test part.  Fewer than 10 images
+    would leave no test part: ValueError.
+    """
+    n = len(train)
+    n_test = n // 10
+    if n_test < 1:
+        raise ValueError(f"the authors' split needs >= 10 training images (last 10 % as test); got {n}")
+    k = n - n_test
+    return (Split(train.x[:k], train.y[:k], train.num_classes, f"{train.name}-authors[:{k}]"),
+            Split(train.x[k:], train.y[k:], train.num_classes, f"{train.name}-authors[{k}:]"))
+
+
+def _apply_split(pair: tuple[Split, Split], split: str) -> tuple[Split, Split]:
+    return authors_split(pair[0]) if split == "authors" else pair
+
+
+def cifar10(root=None, download: bool | None = None, split: str = "standard") -> tuple[Split, Split]:
     """CIFAR-10 as ``(train, test)`` uint8 splits, in the original order.
 
     Looks in ``root``, then ``$DBOOST_DATA``; if neither holds a copy and ``download`` is not
     False, torchvision downloads it into ``root`` (or ``~/.cache/dboost``).
+    split: "standard" (50,000 / the official 10,000) or "authors" (:func:`authors_split`:
+    training images 0..44,999 / 45,000..49,999).
     """
+    _check_split(split)
     d, looked = _find_local(root)
     if d is not None:
-        return _from_npy(d) if _npy_layout(d) else _from_batches(_batches_dir(d))
+        return _apply_split(_from_npy(d) if _npy_layout(d) else _from_batches(_batches_dir(d)), split)
     if download is False or (download is None and root is None and os.environ.get("DBOOST_DATA")):
         raise FileNotFoundError(_missing_message(looked))
     target = Path(root) if root is not None else Path.home() / ".cache" / "dboost"
@@ -147,7 +183,7 @@ def cifar10(root=None, download: bool | None = None) -> tuple[Split, Split]:
         torchvision.datasets.CIFAR10(str(target), train=True, download=True)
     except Exception as e:  # no internet, no torchvision, ...
         raise FileNotFoundError(_missing_message(looked + [f"download into {target}: failed ({e.__class__.__name__}: {e})"])) from None
-    return _from_batches(target / "cifar-10-batches-py")
+    return _apply_split(_from_batches(target / "cifar-10-batches-py"), split)
 
 
 def _missing_message(looked: list[str]) -> str:
@@ -203,11 +239,16 @@ def synthetic(n_train: int, n_test: int, num_classes: int = 10, seed: int = 0, n
     return make(int(n_train), 1), make(int(n_test), 2)
 
 
-def load(dataset: str, root=None, **kw) -> tuple[Split, Split]:
-    """Data set by name: ``cifar10``, ``cifar100`` or ``synthetic`` (kw: n_train, n_test, seed)."""
+def load(dataset: str, root=None, split: str = "standard", **kw) -> tuple[Split, Split]:
+    """Data set by name: ``cifar10``, ``cifar100`` or ``synthetic`` (kw: n_train, n_test, seed).
+
+    split: "standard" (the data set's own train / test) or "authors" (:func:`authors_split` of its
+    training set; for ``synthetic`` the generated test set is then unused).  Checked before loading.
+    """
     loaders = {"cifar10": cifar10, "cifar100": cifar100, "synthetic": synthetic}
     if dataset not in loaders:
         raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(loaders)}")
+    _check_split(split)
     if dataset == "synthetic":
-        return synthetic(**kw)
-    return loaders[dataset](root)
+        return _apply_split(synthetic(**kw), split)
+    return _apply_split(loaders[dataset](root), split)

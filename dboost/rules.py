@@ -15,6 +15,33 @@ M_t (logit domain, un-augmented data, eval mode); T is the last member.
 
 Hard samples (small margin) get large gaps: the next member is pushed hardest where the
 previous one was least sure.
+
+The authors' published code (``Ens_gap_editor``) differs from the table in two rules.  The rules
+above stay as the thesis states them; the code's versions are extra rules under their own names
+(spec, "Checked against the authors' published code"):
+
+| rule                              | gap of sample i                                     | first member |
+| --------------------------------- | --------------------------------------------------- | ------------ |
+| constant_mean_cumulative_code (c) | c + (1/T) sum_t (-1)^(T-t) (mean_j M_t,j - M_t,i)   | c            |
+| sample_margin_cumulative          | (1/T) sum_t M_t,i  (each sample its own margin)     | 0            |
+
+(the code's ``base_<c>_mean_cummulative_gap`` and ``gap_is_meanmargin``, without ``base_``).
+
+Both are the code's recursion with g_t the gap member t was trained with (t = 1..T; the code's
+``num_model`` is t - 1):  A_t = (g_t (t-1) + M_t) / t  (the spec's (last_gap t + M_t)/(t + 1) with t
+counted from 0), then
+  constant_mean_cumulative_code:  g_{t+1} = c + mean_j A_t,j - A_t,i
+  sample_margin_cumulative:       g_{t+1} = A_t                      (g_1 = 0)
+i.e. the code averages the previous *gap* (not the previous reversed margins) with the new margins.
+Derivation of the closed form: write r(v) = mean(v) - v (linear; r(const) = 0, r(r(v)) = -r(v))
+and h_t = g_t - c.  Then h_1 = 0 and h_{t+1} = r(A_t) = ((t-1) r(g_t) + r(M_t)) / t, where
+r(g_t) = r(h_t) = -h_t for t >= 2 (h_t is itself an r(.)), so h_{t+1} = (-(t-1) h_t + r(M_t)) / t
+and by induction h_{T+1} = (1/T) sum_t (-1)^(T-t) r(M_t).  Members 1-2 therefore agree with the
+thesis (c, then c + r(M_1)); from member 3 on the earlier members enter with alternating signs
+(member 3: c + (r(M_2) - r(M_1)) / 2, the thesis has c + (r(M_1) + r(M_2)) / 2).
+With c = 0 sample_margin_cumulative is the running mean of the margins; the code's ``base_c_``
+prefix (c != 0) would compound c into it and is not offered here.  The thesis's ``mean_margin``
+(one mean for all samples) has no counterpart in the code.
 """
 from __future__ import annotations
 
@@ -29,6 +56,9 @@ RULES = {
     "zero_mean_reverse": (False, "mean(m) - m_i: reversed margins, zero mean"),
     "constant_by_last": (True, "c + mean(m) - m_i of the last member"),
     "constant_mean_cumulative": (True, "c + average over members of (mean(m_t) - m_t,i)"),
+    # the authors' code's versions (module docstring)
+    "constant_mean_cumulative_code": (True, "the authors' code: c + mean(a) - a_i, a = (last gap*(t-1) + m_t)/t"),
+    "sample_margin_cumulative": (False, "the authors' code (gap_is_meanmargin): each sample's margin averaged over members"),
 }
 
 
@@ -61,7 +91,7 @@ def next_gaps(rule: str, margin_history: list[torch.Tensor], **params) -> torch.
         n = params.get("n")
         if n is None or int(n) != n or n < 0:
             raise ValueError("an empty margin_history needs n=<number of training samples> (a non-negative int)")
-        start = c if rule in ("constant", "constant_by_last", "constant_mean_cumulative") else 0.0
+        start = c if c is not None else 0.0  # every rule with a c starts at c
         return torch.full((int(n),), float(start))
     ms = []
     for t, m in enumerate(margin_history):
@@ -87,6 +117,11 @@ def next_gaps(rule: str, margin_history: list[torch.Tensor], **params) -> torch.
         g = last.mean() - last
     elif rule == "constant_by_last":
         g = c + last.mean() - last
-    else:  # constant_mean_cumulative
+    elif rule == "constant_mean_cumulative":
         g = c + torch.stack([m.mean() - m for m in ms]).mean(0)
+    else:  # the authors' code: its recursion, member by member from the first gap
+        g = torch.full_like(last, c if c is not None else 0.0)
+        for t, m in enumerate(ms):  # t = the code's num_model: members before this one
+            a = (g * t + m) / (t + 1)
+            g = c + a.mean() - a if rule == "constant_mean_cumulative_code" else a
     return g.to(margin_history[-1].dtype if margin_history[-1].is_floating_point() else torch.float32)

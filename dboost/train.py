@@ -2,8 +2,11 @@
 
 The hot loop (airbench-style):
   * the whole training set sits on the training device as uint8 (150 MB for CIFAR-10);
-  * each batch is gathered by index, augmented (random crop = pad-4 translation, horizontal
-    flip) and normalised as one tensor op on that device -- no per-sample Python, no DataLoader;
+  * each batch is gathered by index, augmented and normalised as a few tensor ops on that device
+    -- no per-sample Python, no DataLoader.  Augmentation, in this order: random crop (pad 4 with
+    zeros or by reflection, crop back = translation by up to 4 px), horizontal flip, and optionally
+    a random rotation by up to +-``rotate_deg`` (nearest, zero fill: torchvision's
+    ``RandomRotation`` defaults), as the authors' ``Compose`` lists them;
   * per-sample gaps are gathered with the *same* indices, so they stay aligned with their images
     through shuffling and augmentation;
   * CUDA: channels_last + bf16 autocast (loss in float32), optional ``torch.compile``;
@@ -23,19 +26,32 @@ from .loss import _as_gap, _check_logits_target, _discounted_ce
 # Every hyper-parameter of a recipe lives here; `train(..., **overrides)` may replace any of them.
 RECIPES = {
     # The authors' run script for ResNet9 (spec, "The training recipe"): Adam with its L2-style
-    # weight decay, one-cycle schedule stepped per batch, batch 500, 50 epochs.
+    # weight decay, one-cycle schedule stepped per batch, batch 500, 50 epochs; their augmentation
+    # (spec, "Checked against the authors' published code"): reflect-padded crop, flip, +-20 deg.
     "authors": dict(optimizer="adam", lr=3.2e-3, weight_decay=1e-3, epochs=50, batch_size=500,
-                    pct_start=0.3, label_smoothing=0.0, crop_pad=4, flip=True),
+                    pct_start=0.3, label_smoothing=0.0, crop_pad=4, flip=True, pad_mode="reflect",
+                    rotate_deg=20.0, version=2),
     # Ours: the same optimiser family (so the gap means the same thing), a shorter cycle.
     # A larger peak lr and an earlier peak make up for the 3x fewer steps; tuned on the GPU
     # benchmark (benchmarks/gpu.py), see README "Performance".
     "fast": dict(optimizer="adam", lr=4e-3, weight_decay=1e-3, epochs=15, batch_size=500,
-                 pct_start=0.25, label_smoothing=0.0, crop_pad=4, flip=True),
+                 pct_start=0.25, label_smoothing=0.0, crop_pad=4, flip=True, pad_mode="zeros",
+                 rotate_deg=0.0, version=1),
 }
+# `version` changes whenever a recipe's training changes; rows record it (in their `hp`), so results
+# of different versions are never mixed silently.  authors v1 = zero-padded crop + flip, v2 = the
+# authors' own augmentation (reflect padding, +-20 deg rotation).  fast is unchanged since v1.
+PAD_MODES = ("zeros", "reflect")
+# Settings a recipe dict written before they existed did not have, and what it then meant.
+_LEGACY_DEFAULTS = dict(pad_mode="zeros", rotate_deg=0.0)
 
 
 def resolve_recipe(recipe: str | dict, **overrides) -> dict:
-    """The recipe dict with overrides applied (None values are ignored); validated."""
+    """The recipe dict with overrides applied (None values are ignored); validated.
+
+    A custom dict without ``pad_mode`` / ``rotate_deg`` gets zero padding and no rotation (what
+    such dicts meant before these settings existed).  ``version`` is bookkeeping, not a setting.
+    """
     if isinstance(recipe, str):
         if recipe not in RECIPES:
             raise ValueError(f"unknown recipe {recipe!r}; known recipes: {', '.join(RECIPES)}")
@@ -43,10 +59,12 @@ def resolve_recipe(recipe: str | dict, **overrides) -> dict:
     else:
         hp = dict(recipe)
         hp.setdefault("name", "custom")
+    for k, v in _LEGACY_DEFAULTS.items():
+        hp.setdefault(k, v)
     for k, v in overrides.items():
         if v is None:
             continue
-        if k not in RECIPES["authors"]:
+        if k not in RECIPES["authors"] or k == "version":
             raise ValueError(f"unknown recipe setting {k!r}; settings: {', '.join(RECIPES['authors'])}")
         hp[k] = v
     for k in ("epochs", "batch_size"):
@@ -57,6 +75,10 @@ def resolve_recipe(recipe: str | dict, **overrides) -> dict:
     for k in ("lr", "weight_decay", "crop_pad", "label_smoothing", "pct_start"):
         if not hp[k] >= 0:
             raise ValueError(f"{k} must be >= 0; got {hp[k]}")
+    if hp["pad_mode"] not in PAD_MODES:
+        raise ValueError(f"pad_mode must be one of {PAD_MODES}; got {hp['pad_mode']!r}")
+    if isinstance(hp["rotate_deg"], bool) or not (0 <= hp["rotate_deg"] < math.inf):  # also refuses NaN
+        raise ValueError(f"rotate_deg must be a finite number >= 0 (0 = no rotation); got {hp['rotate_deg']!r}")
     return hp
 
 
@@ -82,23 +104,71 @@ def to_input(x: torch.Tensor, device=None) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Random crop (zero-pad ``pad`` then crop back = translation by up to ``pad`` px) and flip, batched.
+def augment(x: torch.Tensor, pad: int, flip: bool, generator: torch.Generator | None = None, *,
+            pad_mode: str = "zeros", rotate_deg: float = 0.0) -> torch.Tensor:
+    """Random crop, flip and (optionally) rotation of a batch, in that order; returns x's dtype.
 
-    Works on uint8 or float (N, C, H, W) on any device; one gather for the whole batch.
+    crop: pad ``pad`` px (``pad_mode`` "zeros", or "reflect" = torchvision's ``padding_mode=
+    "reflect"``, edge not repeated) and crop back at a uniform offset: a translation by up to
+    ``pad`` px.  flip: each image mirrored with probability 1/2.  rotation: each image by its own
+    uniform angle in [-rotate_deg, rotate_deg) degrees, see :func:`rotate`.
+    Works on uint8 or float (N, C, H, W) on any device; random numbers come from ``generator``.
+    With pad_mode="zeros" and rotate_deg=0 this is bit-identical to the original crop + flip
+    (same ops, same random numbers drawn): the fast recipe trains exactly as before.
     """
     n, c, h, w = x.shape
     dev = x.device
+    gdev = generator.device if generator else "cpu"
     if pad:
-        xp = torch.nn.functional.pad(x, (pad, pad, pad, pad))
-        off = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device=generator.device if generator else "cpu").to(dev)
+        off = torch.randint(0, 2 * pad + 1, (2, n), generator=generator, device=gdev).to(dev)
         rows = (off[0][:, None] + torch.arange(h, device=dev))[:, None, :, None]
         cols = (off[1][:, None] + torch.arange(w, device=dev))[:, None, None, :]
-        x = xp[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols]
+        if pad_mode == "reflect":
+            if pad >= min(h, w):
+                raise ValueError(f"reflect padding needs pad < image size; got pad={pad} for {h}x{w}")
+            # gather straight from x at reflected indices: -k -> k, (h-1)+k -> (h-1)-k
+            src, rows, cols = x, _reflect(rows - pad, h), _reflect(cols - pad, w)
+        elif pad_mode == "zeros":
+            src = torch.nn.functional.pad(x, (pad, pad, pad, pad))
+        else:
+            raise ValueError(f"pad_mode must be one of {PAD_MODES}; got {pad_mode!r}")
+        x = src[torch.arange(n, device=dev)[:, None, None, None], torch.arange(c, device=dev)[None, :, None, None], rows, cols]
     if flip:
-        f = torch.rand(n, generator=generator, device=generator.device if generator else "cpu").to(dev) < 0.5
+        f = torch.rand(n, generator=generator, device=gdev).to(dev) < 0.5
         x = torch.where(f[:, None, None, None], x.flip(3), x)
+    if rotate_deg:  # 0: no op and no random numbers drawn
+        angles = (torch.rand(n, generator=generator, device=gdev).to(dev) * 2 - 1) * float(rotate_deg)
+        x = rotate(x, angles)
     return x
+
+
+def _reflect(i: torch.Tensor, size: int) -> torch.Tensor:
+    i = i.abs()
+    return torch.where(i > size - 1, 2 * (size - 1) - i, i)
+
+
+def rotate(x: torch.Tensor, degrees) -> torch.Tensor:
+    """Rotate each image of (N, C, H, W) ``x`` about its centre by ``degrees`` (float or (N,)), batched.
+
+    Counter-clockwise for positive angles, nearest neighbour, zero fill, same size: the geometry of
+    ``torchvision.transforms.functional.rotate(img, a, InterpolationMode.NEAREST)`` (its inverse
+    affine map on pixel centres, ``align_corners=False``), as one affine_grid + grid_sample.
+    uint8 is sampled in float32 (nearest copies values, so nothing is lost) and returned as uint8.
+    """
+    n, _, h, w = x.shape
+    work = x if x.dtype in (torch.float32, torch.float64) else x.float()
+    a = torch.deg2rad(torch.as_tensor(degrees, dtype=work.dtype, device=x.device).expand(n))
+    cos, sin = a.cos(), a.sin()
+    zero = torch.zeros_like(a)
+    # output pixel (x right, y down, centred) -> input: (cos x - sin y, sin x + cos y), here in
+    # grid_sample's normalised coordinates (x / (w/2), y / (h/2)).
+    theta = torch.stack([torch.stack([cos, -sin * (h / w), zero], 1),
+                         torch.stack([sin * (w / h), cos, zero], 1)], 1)
+    grid = torch.nn.functional.affine_grid(theta, list(work.shape), align_corners=False)
+    out = torch.nn.functional.grid_sample(work, grid, mode="nearest", padding_mode="zeros", align_corners=False)
+    if not x.dtype.is_floating_point:
+        out = out.round()
+    return out.to(x.dtype)
 
 
 # ----------------------------------------------------------------------------- inference
@@ -205,7 +275,7 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
         loss_sum = torch.zeros((), device=dev)
         for s in range(steps_per_epoch):
             idx = perm[s * bs:(s + 1) * bs]
-            xb = augment(x_all[idx], hp["crop_pad"], hp["flip"], gen)
+            xb = augment(x_all[idx], hp["crop_pad"], hp["flip"], gen, pad_mode=hp["pad_mode"], rotate_deg=hp["rotate_deg"])
             xb = ((xb.float() - mean) / std).contiguous(memory_format=torch.channels_last)
             yb = y_all[idx]
             gb = g_all[idx] if isinstance(g_all, torch.Tensor) else g_all   # same idx: gaps stay aligned

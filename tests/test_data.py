@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, cifar10, load, synthetic
+from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, authors_split, cifar10, load, synthetic
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -66,6 +66,65 @@ def test_load_by_name():
     assert torch.equal(a.x, b.x)
     with pytest.raises(ValueError, match="unknown dataset"):
         load("mnist")
+
+
+# ----------------------------------------------------------------------------- the authors' split
+
+def _numbered(n, k=10):
+    """Image i carries its index in its first pixels (base 256), so order can be read back."""
+    x = torch.zeros(n, 3, 32, 32, dtype=torch.uint8)
+    i = torch.arange(n)
+    x[:, 0, 0, 0], x[:, 0, 0, 1] = (i % 256).to(torch.uint8), (i // 256).to(torch.uint8)
+    return Split(x, i % k, k, "toy-train")
+
+
+def _ids(split):
+    return (split.x[:, 0, 0, 0].long() + 256 * split.x[:, 0, 0, 1].long()).tolist()
+
+
+@pytest.mark.parametrize("n,n_train", [(50000, 45000), (1000, 900), (55, 50), (10, 9)])
+def test_authors_split_first_90_last_10_in_order(n, n_train):
+    full = _numbered(n)
+    tr, te = authors_split(full)
+    assert (len(tr), len(te)) == (n_train, n - n_train)
+    assert _ids(tr) == list(range(n_train))               # exactly the first images, in order
+    assert _ids(te) == list(range(n_train, n))            # exactly the last ones, in order
+    assert torch.equal(tr.y, full.y[:n_train]) and torch.equal(te.y, full.y[n_train:])
+    assert tr.num_classes == te.num_classes == 10
+    assert "authors" in tr.name and "authors" in te.name and tr.name != te.name
+    assert set(_ids(tr)).isdisjoint(_ids(te))
+
+
+def test_authors_split_too_small():
+    with pytest.raises(ValueError, match="10"):
+        authors_split(_numbered(9))
+
+
+def test_load_split_keyword():
+    full, test = synthetic(60, 20, seed=1)
+    tr, te = load("synthetic", split="authors", n_train=60, n_test=20, seed=1)
+    assert torch.equal(tr.x, full.x[:54]) and torch.equal(te.x, full.x[54:])
+    assert torch.equal(te.y, full.y[54:])
+    a, b = load("synthetic", split="standard", n_train=60, n_test=20, seed=1)
+    assert torch.equal(a.x, full.x) and torch.equal(b.x, test.x)
+
+
+def test_unknown_split_refused_before_loading(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBOOST_DATA", str(tmp_path / "nothing-here"))    # loading would raise FileNotFoundError
+    for call in (lambda: load("cifar10", split="thesis"), lambda: cifar10(split="Authors"),
+                 lambda: load("synthetic", split="test", n_train=5, n_test=5)):
+        with pytest.raises(ValueError, match="split"):
+            call()
+
+
+def test_fake_batches_authors_split(tmp_path, monkeypatch):
+    monkeypatch.delenv("DBOOST_DATA", raising=False)
+    _fake_batches(tmp_path / "cifar-10-batches-py", sizes=(20, 20, 20, 20, 20))
+    full, _ = cifar10(root=tmp_path, download=False)
+    tr, te = cifar10(root=tmp_path, download=False, split="authors")
+    assert torch.equal(tr.x, full.x[:90]) and torch.equal(te.x, full.x[90:])   # from data_batch_5
+    tr2, te2 = load("cifar10", root=tmp_path, split="authors")
+    assert torch.equal(tr2.x, tr.x) and torch.equal(te2.y, te.y)
 
 
 # ----------------------------------------------------------------------------- Split
@@ -208,6 +267,27 @@ def test_cifar10_channel_mean_is_rgb_in_chw(cifar):
     mean = [x[:, ch].sum(dtype=np.int64) / (x.shape[0] * 32 * 32) for ch in range(3)]
     np.testing.assert_allclose(mean, [125.3069, 122.9504, 113.8654], atol=1e-3)
     np.testing.assert_allclose(mean, CIFAR10_MEAN, atol=1e-3)  # the trainer normalises with these
+
+
+def test_cifar10_authors_split(cifar):
+    """The authors train on training images 0..44,999 and test on 45,000..49,999 (no official test)."""
+    full, official = cifar
+    tr, te = authors_split(full)
+    assert len(tr) == 45000 and len(te) == 5000
+    assert torch.equal(tr.x, full.x[:45000]) and torch.equal(tr.y, full.y[:45000])
+    assert torch.equal(te.x, full.x[45000:]) and torch.equal(te.y, full.y[45000:])
+    assert tr.y[:10].tolist() == [6, 9, 9, 4, 1, 1, 2, 7, 8, 3]     # the original order
+    # the last 5,000 = the second half of data_batch_5; no image is the official test set's first
+    assert not (te.x == official.x[0]).flatten(1).all(1).any()
+    assert torch.bincount(te.y, minlength=10).sum() == 5000 and torch.bincount(te.y, minlength=10).min() > 400
+
+
+def test_cifar10_split_keyword_real(cifar):
+    d = _cifar_dir()
+    tr, te = cifar10(root=d, download=False, split="authors")
+    full, _ = cifar
+    assert torch.equal(tr.x, full.x[:45000]) and torch.equal(te.x, full.x[45000:])
+    assert tr.name != te.name and "authors" in te.name
 
 
 def test_cifar10_channel_std(cifar):

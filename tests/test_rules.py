@@ -8,17 +8,20 @@ M1 = torch.tensor([1.0, 3.0, 5.0, 7.0])          # mean 4
 M2 = torch.tensor([10.0, 0.0, 2.0, -4.0])        # mean 2
 M3 = torch.tensor([0.5, 0.25, -0.75, 4.0])       # mean 1
 
-ALL_RULES = ["zero", "constant", "mean_margin", "save_mean_reverse", "zero_mean_reverse", "constant_by_last",
-             "constant_mean_cumulative"]
-NEEDS_C = {"constant", "constant_by_last", "constant_mean_cumulative"}
+SPEC_RULES = ["zero", "constant", "mean_margin", "save_mean_reverse", "zero_mean_reverse", "constant_by_last",
+              "constant_mean_cumulative"]
+CODE_RULES = ["constant_mean_cumulative_code", "sample_margin_cumulative"]   # the authors' code's versions
+ALL_RULES = SPEC_RULES + CODE_RULES
+NEEDS_C = {"constant", "constant_by_last", "constant_mean_cumulative", "constant_mean_cumulative_code"}
 
 
 def kw(rule, c=34.0):
     return {"c": c} if rule in NEEDS_C else {}
 
 
-def test_known_rules_are_the_spec_table():
+def test_known_rules_are_the_spec_table_and_the_code_variants():
     assert set(RULES) == set(ALL_RULES)
+    assert all(RULES[r][0] == (r in NEEDS_C) and RULES[r][1] for r in ALL_RULES)   # needs-c flag, a description
 
 
 @pytest.mark.parametrize("rule,want", [
@@ -188,3 +191,70 @@ def test_nonfinite_margins(bad):
 def test_margins_must_be_1d_tensors(bad):
     with pytest.raises(ValueError):
         next_gaps("zero_mean_reverse", [bad])
+
+
+# ----------------------------------------------------------------------------- the authors' code's variants
+
+def _code_loop(history, c, kind):
+    """The authors' ``Ens_gap_editor`` recursion, written out in numpy float64, one sample at a time:
+    member 1 trained with gap c (mean_cummulative_gap) or 0 (gap_is_meanmargin); after member
+    num_model (0-based), a = (last_gap * num_model + margin) / (num_model + 1), then the next gap is
+    c + mean(a) - a, or a."""
+    import numpy as np
+    hist = [np.asarray(m, dtype=np.float64) for m in history]
+    n = len(hist[0])
+    last_gap = [c if kind == "mean" else 0.0] * n
+    for num_model, margin in enumerate(hist):
+        a = [(last_gap[i] * num_model + margin[i]) / (num_model + 1) for i in range(n)]
+        mean_a = sum(a) / n
+        last_gap = [c + mean_a - a[i] for i in range(n)] if kind == "mean" else a
+    return torch.tensor(last_gap, dtype=torch.float64)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 4, 7])
+def test_constant_mean_cumulative_code_is_the_codes_recursion(T):
+    hist = _random_margins(T, n=50, seed=10 + T)
+    got = next_gaps("constant_mean_cumulative_code", hist, c=34.0)
+    assert got.dtype == torch.float32 and got.shape == (50,)
+    torch.testing.assert_close(got.double(), _code_loop(hist, 34.0, "mean"), rtol=0, atol=1e-4)
+    # closed form (rules.py docstring): c + (1/T) sum_t (-1)^(T-t) (mean(M_t) - M_t)
+    closed = 34.0 + sum((-1) ** (T - 1 - t) * (m.double().mean() - m.double()) for t, m in enumerate(hist)) / T
+    torch.testing.assert_close(got.double(), closed, rtol=0, atol=1e-4)
+    assert abs(float(got.double().mean()) - 34.0) < 1e-4     # mean gap stays c, like the thesis rule
+
+
+def test_constant_mean_cumulative_code_members_1_2_agree_with_thesis_then_differ():
+    c = 10.0
+    for hist in ([], [M1]):      # the gaps of members 1 and 2
+        kw_ = dict(c=c, n=4)
+        assert torch.equal(next_gaps("constant_mean_cumulative_code", hist, **kw_),
+                           next_gaps("constant_mean_cumulative", hist, **kw_))
+    # member 3: the code gives c + (r(M2) - r(M1)) / 2, the thesis c + (r(M1) + r(M2)) / 2
+    # r(M1) = [3, 1, -1, -3], r(M2) = [-8, 2, 0, 6]
+    code = next_gaps("constant_mean_cumulative_code", [M1, M2], c=c)
+    thesis = next_gaps("constant_mean_cumulative", [M1, M2], c=c)
+    torch.testing.assert_close(code, torch.tensor([4.5, 10.5, 10.5, 14.5]), rtol=0, atol=0)
+    torch.testing.assert_close(thesis, torch.tensor([7.5, 11.5, 9.5, 11.5]), rtol=0, atol=0)
+    hist = _random_margins(5, n=100, seed=3)
+    for T in range(2, 6):
+        assert not torch.allclose(next_gaps("constant_mean_cumulative_code", hist[:T], c=c),
+                                  next_gaps("constant_mean_cumulative", hist[:T], c=c), atol=1e-2)
+
+
+@pytest.mark.parametrize("T", [1, 2, 3, 6])
+def test_sample_margin_cumulative_is_the_codes_recursion_and_running_mean(T):
+    hist = _random_margins(T, n=40, seed=20 + T)
+    got = next_gaps("sample_margin_cumulative", hist)
+    torch.testing.assert_close(got.double(), _code_loop(hist, 0.0, "sample"), rtol=0, atol=1e-4)
+    torch.testing.assert_close(got.double(), torch.stack([m.double() for m in hist]).mean(0), rtol=0, atol=1e-4)
+    if T == 1:  # each sample its own margin, not one mean for all as the thesis's mean_margin
+        assert torch.equal(got, hist[0])
+        assert not torch.allclose(got, next_gaps("mean_margin", hist))
+
+
+def test_code_variants_leave_spec_rules_alone():
+    """Adding the code's rules changed no thesis rule (values pinned above; here, three members)."""
+    got = next_gaps("constant_mean_cumulative", [M1, M2, M3], c=10)
+    want = 10 + torch.tensor([3 - 8 + 0.5, 1 + 2 + 0.75, -1 + 0 + 1.75, -3 + 6 - 3]) / 3
+    torch.testing.assert_close(got, want.float())
+    torch.testing.assert_close(next_gaps("mean_margin", [M1, M2, M3]), torch.full((4,), 1.0))
