@@ -9,7 +9,7 @@
 * ``--no-notebooks`` runs the same experiment functions without papermill (for machines with
   no Jupyter kernel, e.g. a bare GPU box); rerunning later with notebooks only renders.
 * Finally it *publishes*: the best available executed notebook of each experiment
-  (paper > gpu > cpu > smoke) is copied to ``book/results/`` and the summary page is
+  (paper > gpu > interp > cpu > smoke) is copied to ``book/results/`` and the summary page is
   executed there, so ``jupyter-book build book/`` only renders.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
 def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None, data_root=None,
         progress: bool | None = None, publish_book: bool = True) -> dict:
     """Run the selected experiments of ``profile``; returns {experiment: wall seconds}."""
-    only = list(only or experiments.EXPERIMENTS)
+    only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
     progress = sys.stderr.isatty() if progress is None else progress
     # 1. Validate everything (names, sizes, device, data) before the first model trains.
     cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,

@@ -1,4 +1,4 @@
-"""The four experiments of the poster, at four scales ("profiles"), resumable per trained model.
+"""The experiments of the poster (and one of ours), at five scales ("profiles"), resumable per trained model.
 
 Each notebook in ``book/notebooks`` is a thin wrapper around one function here::
 
@@ -8,9 +8,19 @@ Each notebook in ``book/notebooks`` is a thin wrapper around one function here::
 A profile fixes every size (data, width, epochs, seeds, gaps, members) so that a run is
 comparable to another run of the same profile.  Rows land in ``runs/<profile>/<experiment>/``
 one trained model at a time (see :mod:`dboost.results`); rerunning skips finished rows.
+
+Every network is a *unit*: a complete training configuration (data, subset, architecture,
+width, head, recipe and its version and overrides, epochs, batch, precision, gap or per-sample
+gaps, seed), hashed into a key.  Units live in ``runs/<profile>/units/`` and are trained once:
+the gap-0 frozen-x10 ResNet9 of seed s is the same unit in the gap sweep, the head study, the
+architecture study, the training-length study and as boosting's first member.  Experiment rows
+copy their unit's row and add their own labels.  (Profiles run before units existed -- smoke,
+cpu, gpu -- keep their rows; a finished row is never retrained.)
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -20,13 +30,13 @@ import torch
 
 from . import data as data_mod
 from .loss import margins
-from .metrics import evaluate, evaluate_member_logits, margin_summary, min_width
+from .metrics import evaluate, evaluate_member_logits, logged_style_mean_margin, margin_summary, min_width
 from .models import build
 from .results import Store, environment
 from .rules import RULES, next_gaps
 from .train import RECIPES, predict_logits, train
 
-EXPERIMENTS = ("gap_sweep", "frozen_last_layer", "architectures", "boosting")
+EXPERIMENTS = ("gap_sweep", "frozen_last_layer", "architectures", "boosting", "training_length")
 
 # Head variants of the "frozen last layer" figure.  Each is (label, build kw, train kw).
 _HEADS_FULL = [
@@ -44,19 +54,33 @@ _HEADS_FULL = [
 ]
 _HEADS_SMALL = [h for h in _HEADS_FULL if h[0] in ("freeze_last x1", "freeze_last x10", "Linear", "BN_Linear_BN",
                                                    "IN_Linear_tanh", "strong: Linear + LS0.1")]
+_HEADS_INTERP = [h for h in _HEADS_FULL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")]
+CLAIM_HEADS = ("freeze_last x10", "Linear", "strong: Linear + LS0.1")
+_LENGTH_HEADS = ("freeze_last x10", "strong: Linear + LS0.1")  # the poster's head and the strong baseline
 _BOOST_RULES = ("zero", "constant", "save_mean_reverse", "zero_mean_reverse")
 _BOOST_EXTRA = ("mean_margin", "constant_by_last", "constant_mean_cumulative")
 
 # Every size of every profile.  gap_mults: gaps as multiples of the gap-0 model's train mean
 # margin m0 (scale-free, so the same grid means the same thing at width 8 and at width 64);
 # the paper profile uses the authors' absolute grid instead (20 gaps, log-spaced 0.1..250).
+# Settings a profile leaves out take these defaults (the profiles run before they existed).
+_DEFAULTS = dict(
+    precision=None,      # None: bf16 autocast on CUDA, fp32 on a CPU; "bf16"/"fp32" to fix it
+    split="standard",    # "standard": CIFAR's 50k/10k; "authors": their code's first 45k / last 5k of train
+    grid="full",         # "full": every gap_mults point on every `seeds`; "adaptive": see _gap_sweep
+    gap_mult_max=64.0,   # the adaptive grid doubles its top point while the best is there, up to this
+    lengths=None,        # training-length study: epochs per length (None: not part of the profile)
+    length_heads=_LENGTH_HEADS,
+    experiments=("gap_sweep", "frozen_last_layer", "architectures", "boosting"),
+)
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
                   batch_size=50, seeds=(0,), claim_seeds=(0,), arch_seeds=(0,), boost_seeds=(0,),
                   gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
                   heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
-                  rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, description="synthetic data, seconds on a CPU: "
+                  rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 4, 8),
+                  experiments=EXPERIMENTS, description="synthetic data, seconds on a CPU: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
     # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.
@@ -66,22 +90,44 @@ PROFILES: dict[str, dict] = {
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
                 members=4, rules=_BOOST_RULES, min_width_n=256,
                 description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
-                "wherever a claim hinges on it: 99 models, about 4 h on 2 CPU cores"),
+                "wherever a claim hinges on it: 99 models, about 4 h on 2 CPU cores; does NOT fit its training "
+                "data (train accuracy 0.71 at gap 0)"),
+    # interp: the poster's regime (the gap-0 net fits its training set) on 2 CPU cores.  Sized from the
+    # measured probe in ../shared/design/cpu-scale-notes.md ("Second probe"): a class-balanced 2k subset
+    # and 3,000 optimiser steps (150 epochs of batch 100) took the gap-0 frozen-x10 ResNet9 (width 16,
+    # bf16) to train accuracy 0.998 with m0 = 12.8, where 1,200 steps reached only 0.861.  bf16 autocast
+    # because this CPU has native bf16 (1.5-2x fp32, benchmarks/README.md); every arm uses it.
+    "interp": dict(dataset="cifar10", n_train=2_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=150,
+                   batch_size=100, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
+                   boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
+                   heads=_HEADS_INTERP, archs=("resnet9",), arch_width=16, members=5, rules=_BOOST_RULES,
+                   min_width_n=256, lengths=(15, 30, 60, 150),
+                   experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting"),
+                   description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
+                   "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
+                   "accuracy 0.998, m0 12.8 at gap 0), bf16 on 2 CPU cores, 3 seeds per claim"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
                 batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,), boost_seeds=(0,),
                 gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0),
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
-                members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500,
-                description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H100"),
+                members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
+                experiments=EXPERIMENTS,
+                description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H200"),
     "paper": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="authors", epochs=50,
                   batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2),
                   boost_seeds=(0, 1, 2), gap_mults=None,
                   gap_abs=tuple(float(g) for g in np.geomspace(0.1, 250, 20)), heads=_HEADS_FULL,
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64, members=15,
-                  rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000,
+                  rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000, lengths=(10, 25, 50, 100),
+                  experiments=EXPERIMENTS,
                   description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members): GPU-hours"),
 }
-PROFILE_RANK = ("paper", "gpu", "cpu", "smoke")
+for _p in PROFILES.values():
+    for _k, _v in _DEFAULTS.items():
+        _p.setdefault(_k, _v)
+# Which profile a page shows when several have rows: scale first, then the regime (interp fits its
+# training data, cpu does not).
+PROFILE_RANK = ("paper", "gpu", "interp", "cpu", "smoke")
 # Seed lists of a profile: the gap grid and other heads, the paired claims, claim 3, claim 4.
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
@@ -97,6 +143,15 @@ class Config:
     store: Store
     progress: bool = True
     log: list = field(default_factory=list)
+    units: Store | None = None
+
+    def __post_init__(self):
+        if self.units is None:
+            self.units = Store(self.profile, "units", root=self.store.dir.parent.parent)
+
+
+def _steps(n: int, batch_size: int, epochs: int) -> int:
+    return epochs * (n // min(batch_size, n))
 
 
 def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, data_root=None, progress: bool = True,
@@ -111,6 +166,9 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         if k not in p:
             raise ValueError(f"unknown profile setting {k!r}; settings: {', '.join(p)}")
         p[k] = v
+    if experiment not in p["experiments"]:
+        raise ValueError(f"experiment {experiment!r} is not part of profile {profile!r} "
+                         f"(its experiments: {', '.join(p['experiments'])})")
     if seeds is not None:
         seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, int) else seeds))
         p.update(dict.fromkeys(SEED_KEYS, seeds))
@@ -127,14 +185,36 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     for r in p["rules"]:
         if r not in RULES:
             raise ValueError(f"unknown rule {r!r}; known: {', '.join(RULES)}")
+    if p["precision"] not in (None, "bf16", "fp32"):
+        raise ValueError(f"precision must be 'bf16', 'fp32' or None; got {p['precision']!r}")
+    if p["grid"] not in ("full", "adaptive"):
+        raise ValueError(f"grid must be 'full' or 'adaptive'; got {p['grid']!r}")
+    if p["split"] not in ("standard", "authors"):
+        raise ValueError(f"split must be 'standard' or 'authors'; got {p['split']!r}")
+    if experiment == "training_length":
+        if not p["lengths"] or any(int(e) != e or e < 1 for e in p["lengths"]):
+            raise ValueError(f"lengths must be a non-empty list of positive ints (epochs); got {p['lengths']!r}")
+        labels = [h[0] for h in p["heads"]]
+        bad = [h for h in p["length_heads"] if h not in labels]
+        if bad:
+            raise ValueError(f"length_heads {bad} are not heads of profile {profile!r}; heads: {', '.join(labels)}")
     dev = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dev.startswith("cuda") and not torch.cuda.is_available():
         raise ValueError("device 'cuda' asked for, but torch sees no CUDA device")
     if p["dataset"] == "synthetic":
         tr, te = data_mod.synthetic(p["n_train"], p["n_test"], seed=0)
     else:
-        tr, te = data_mod.load(p["dataset"], root=data_root)
+        kw = {} if p["split"] == "standard" else dict(split=p["split"])
+        tr, te = data_mod.load(p["dataset"], root=data_root, **kw)
         tr, te = tr.subset(p["n_train"], seed=0), te.subset(p["n_test"], seed=0)
+    # Every schedule this experiment will train must be one the one-cycle scheduler can run:
+    # refuse here, not after the first hours of training.
+    pct = RECIPES[p["recipe"]]["pct_start"]
+    for e in (p["lengths"] or ()) if experiment == "training_length" else (p["epochs"],):
+        n_steps = _steps(len(tr), p["batch_size"], int(e))
+        if n_steps < 5 or pct * n_steps <= 1:
+            raise ValueError(f"{e} epochs of {len(tr)} samples in batches of {p['batch_size']} are {n_steps} optimiser "
+                             "steps: too few for a one-cycle schedule")
     return Config(experiment, profile, p, dev, tr, te, Store(profile, experiment), progress)
 
 
@@ -143,46 +223,127 @@ def run(cfg: Config):
     import pandas as pd
     t0 = time.perf_counter()
     {"gap_sweep": _gap_sweep, "frozen_last_layer": _frozen_last_layer, "architectures": _architectures,
-     "boosting": _boosting}[cfg.experiment](cfg)
+     "boosting": _boosting, "training_length": _training_length}[cfg.experiment](cfg)
     rows = [r for r in cfg.store.rows() if r.get("profile") == cfg.profile]
     df = pd.json_normalize(rows, sep="_")
     df.attrs["run_wall_time_s"] = time.perf_counter() - t0
     return df
 
 
+# ----------------------------------------------------------------------------- units: one network each
+
+def _precision(cfg: Config) -> str:
+    return cfg.p["precision"] or ("bf16" if cfg.device.startswith("cuda") else "fp32")
+
+
+def _gap_spec(gap) -> tuple[float | torch.Tensor, float | dict]:
+    """(the gap to train with, its description in the unit's config).
+
+    A scalar, or a per-sample tensor whose values are all equal (the constant rule), trains and is
+    keyed as that one float -- so the constant rule's first member *is* the sweep's gap-m0 unit.
+    Other per-sample gaps are keyed by a hash of their float32 bytes.
+    """
+    if isinstance(gap, torch.Tensor):
+        g = gap.detach().float().cpu().reshape(-1)
+        if g.numel() and bool((g == g[0]).all()):
+            return float(g[0]), float(g[0])
+        return g, dict(sha1=hashlib.sha1(g.numpy().tobytes()).hexdigest(), mean=float(g.double().mean()),
+                       std=float(g.double().std()))
+    return float(gap), float(gap)
+
+
+def unit_config(cfg: Config, *, seed: int, gap_desc, arch: str, width: int, build_kw=None, train_kw=None,
+                epochs: int | None = None) -> dict:
+    """The complete training configuration of one network (what its key hashes)."""
+    p = cfg.p
+    head = dict(head="freeze_last", scale=10.0)
+    head.update(build_kw or {})
+    return dict(dataset=p["dataset"], split=p["split"], n_train=len(cfg.train_set), n_test=len(cfg.test_set),
+                subset_seed=0, arch=arch, width=int(width), head=head, recipe=p["recipe"],
+                recipe_version=RECIPES[p["recipe"]].get("version", 1), epochs=int(epochs or p["epochs"]),
+                batch_size=int(p["batch_size"]), train_kw=dict(sorted((train_kw or {}).items())),
+                precision=_precision(cfg), seed=int(seed), gap=gap_desc)
+
+
+def unit_key(config: dict) -> str:
+    return "u" + hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
+               epochs=None, min_width_n: int | None = None, need_outputs: bool = False) -> tuple[dict, dict | None]:
+    """The row of one network (trained unless its unit exists) and, if ``need_outputs``, its
+    outputs (test logits, train margins, weights) from the unit cache.
+
+    The cache (``runs/<profile>/units/cache/``) is not committed: where it is gone and outputs
+    are needed, the unit is retrained (deterministically on a CPU at a fixed thread count) and its
+    committed row is kept.
+    """
+    p = cfg.p
+    arch, width = arch or p["arch"], width or p["width"]
+    g, gdesc = _gap_spec(gap)
+    ucfg = unit_config(cfg, seed=seed, gap_desc=gdesc, arch=arch, width=width, build_kw=build_kw,
+                       train_kw=train_kw, epochs=epochs)
+    key = unit_key(ucfg)
+    row = cfg.units.get(key)
+    wants_width = bool(min_width_n) and (row is None or row.get("min_width") is None)
+    if row is not None and not need_outputs and not wants_width:
+        return row, None
+    out = cfg.units.load_tensors(key) if row is not None else None
+    torch.manual_seed(seed)  # the model's init (head first: see dboost.models)
+    model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **ucfg["head"])
+    if out is not None:
+        model.load_state_dict(out["state"])
+    else:
+        rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
+                    gaps=g, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
+                    **(train_kw or {}))
+        t_eval = time.perf_counter()
+        tr_logits = predict_logits(model, cfg.train_set, device=cfg.device)
+        te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
+        m = margins(tr_logits, cfg.train_set.y)
+        hp = RECIPES[p["recipe"]]
+        e = environment(cfg.device)
+        out = dict(test_logits=te_logits, train_margins=m, wall=torch.tensor(rec["wall_time_s"]),
+                   trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}",
+                   state={k: v.detach().cpu() for k, v in model.state_dict().items()})
+        if row is None:
+            row = dict(unit=key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
+                       n_train=len(cfg.train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
+                       recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
+                       precision=rec["precision"], seed=seed, arch=arch, width=width, model=model.config,
+                       gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
+                       gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
+                       train_kw=train_kw or {},
+                       train_acc=float((tr_logits.argmax(1) == cfg.train_set.y).double().mean()),
+                       train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
+                       logged_mean_margin=logged_style_mean_margin(
+                           model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"],
+                           flip=hp["flip"], seed=seed, device=cfg.device),
+                       test=evaluate(model, cfg.test_set, device=cfg.device), train_loss_last=rec["losses"][-1],
+                       train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"],
+                       steps=rec["steps"], env=environment(cfg.device))
+            row["eval_wall_time_s"] = time.perf_counter() - t_eval
+        cfg.units.save_tensors(key, **out)
+    if wants_width:
+        row = dict(row, min_width=min_width(model, cfg.train_set, n=min(min_width_n, len(cfg.train_set)),
+                                            device=cfg.device), min_width_n=min(min_width_n, len(cfg.train_set)))
+    if cfg.units.get(key) != row:
+        cfg.units.put(key, row)
+    return row, out
+
+
 # ----------------------------------------------------------------------------- one model
 
-def _common(cfg: Config) -> dict:
-    p = cfg.p
-    return dict(profile=cfg.profile, experiment=cfg.experiment, dataset=p["dataset"], n_train=len(cfg.train_set),
-                n_test=len(cfg.test_set), recipe=p["recipe"], epochs=p["epochs"], batch_size=p["batch_size"],
-                env=environment(cfg.device))
-
-
 def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-            min_width_n: int | None = None, extra=None) -> dict:
-    """Train one model (unless its row exists), evaluate it, store the row; return the row."""
+            min_width_n: int | None = None, epochs: int | None = None, extra=None) -> dict:
+    """The row ``key`` of this experiment: its unit's row (trained if new) plus the experiment's labels."""
     row = cfg.store.get(key)
     if row is not None:
         return row
-    p = cfg.p
-    arch, width = arch or p["arch"], width or p["width"]
-    torch.manual_seed(seed)  # the model's init (head first: see dboost.models)
-    model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **(build_kw or {}))
-    rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=p["epochs"], batch_size=p["batch_size"], gaps=gap,
-                device=cfg.device, seed=seed, progress=cfg.progress, **(train_kw or {}))
-    t_eval = time.perf_counter()
-    tr_logits = predict_logits(model, cfg.train_set, device=cfg.device)
-    m = margins(tr_logits, cfg.train_set.y)
-    g = gap if isinstance(gap, (int, float)) else float(torch.as_tensor(gap).double().mean())
-    row = dict(_common(cfg), key=key, seed=seed, arch=arch, width=width, model=model.config, gap=float(g),
-               train_kw=train_kw or {}, train_acc=float((tr_logits.argmax(1) == cfg.train_set.y).double().mean()),
-               train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
-               test=evaluate(model, cfg.test_set, device=cfg.device), train_loss_last=rec["losses"][-1],
-               train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"], **(extra or {}))
-    if min_width_n:
-        row["min_width"] = min_width(model, cfg.train_set, n=min(min_width_n, len(cfg.train_set)), device=cfg.device)
-    row["eval_wall_time_s"] = time.perf_counter() - t_eval
+    unit, _ = train_unit(cfg, seed=seed, gap=gap, arch=arch, width=width, build_kw=build_kw, train_kw=train_kw,
+                         epochs=epochs, min_width_n=min_width_n)
+    row = {k: v for k, v in unit.items() if k not in ("key", "finished_at", "config")}
+    row.update(experiment=cfg.experiment, unit_finished_at=unit.get("finished_at"), **(extra or {}))
     cfg.store.put(key, row)
     return row
 
@@ -197,30 +358,84 @@ def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, *
     return base, disc
 
 
+def _slug(label: str) -> str:
+    return label.replace(" ", "").replace(":", "").replace("+", "_")
+
+
 # ----------------------------------------------------------------------------- experiments
 
 def _gap_sweep(cfg: Config) -> None:
+    """The claim (gap = m0 beats gap 0) on claim_seeds, and a grid of gaps.
+
+    grid "full": every point of gap_mults (or gap_abs) on every seed of ``seeds``.
+    grid "adaptive": the grid on the first seed; while its best point (test accuracy) is the top
+    of the grid, the top is doubled (up to gap_mult_max), so the optimum ends up bracketed on both
+    sides (gap 0 is always the lower end); then the best point and its two neighbours are trained
+    on every claim seed, so the book can give the optimum's position relative to m0 with a spread.
+    """
     p = cfg.p
-    # The claim (gap = m0 beats gap 0) on claim_seeds; the full grid on seeds.
+    mw = dict(min_width_n=p["min_width_n"])
     for s in p["claim_seeds"]:
-        _gap_pair(cfg, "sweep", s, min_width_n=p["min_width_n"])
-    for s in p["seeds"]:
+        _gap_pair(cfg, "sweep", s, **mw)
+
+    def point(s, k):
+        if k == 0:
+            return cfg.store.get(f"sweep_seed{s}_gap0")
+        if k == 1:
+            return _gap_pair(cfg, "sweep", s, **mw)[1]
         m0 = cfg.store.get(f"sweep_seed{s}_gap0")["train_mean_margin"]
-        grid = [(f"m0x{k:g}", k * m0) for k in p["gap_mults"] if k != 1.0] if p["gap_mults"] else \
-               [(f"g{g:.3g}", g) for g in p["gap_abs"]]
-        for label, g in grid:
-            fit_one(cfg, f"sweep_seed{s}_gap{label}", seed=s, gap=float(g), min_width_n=p["min_width_n"],
-                    extra=dict(gap_label=label, m0=m0, variant="sweep"))
+        return fit_one(cfg, f"sweep_seed{s}_gapm0x{k:g}", seed=s, gap=float(k * max(m0, 0.0)), **mw,
+                       extra=dict(gap_label=f"m0x{k:g}", gap_mult=float(k), m0=m0, variant="sweep"))
+
+    if p["grid"] == "full":
+        for s in p["seeds"]:
+            _gap_pair(cfg, "sweep", s, **mw)
+            m0 = cfg.store.get(f"sweep_seed{s}_gap0")["train_mean_margin"]
+            grid = [(f"m0x{k:g}", k * m0) for k in p["gap_mults"] if k != 1.0] if p["gap_mults"] else \
+                   [(f"g{g:.3g}", g) for g in p["gap_abs"]]
+            for label, g in grid:
+                fit_one(cfg, f"sweep_seed{s}_gap{label}", seed=s, gap=float(g), min_width_n=p["min_width_n"],
+                        extra=dict(gap_label=label, m0=m0, variant="sweep"))
+        return
+    s0 = p["seeds"][0]
+    _gap_pair(cfg, "sweep", s0, **mw)
+    mults = sorted({0.0, 1.0, *map(float, p["gap_mults"])})
+    acc = {k: point(s0, k)["test"]["acc"] for k in mults}
+    while max(acc, key=acc.get) == mults[-1] and 2 * mults[-1] <= p["gap_mult_max"]:
+        mults.append(2 * mults[-1])
+        acc[mults[-1]] = point(s0, mults[-1])["test"]["acc"]
+    i = mults.index(max(acc, key=acc.get))
+    for s in p["claim_seeds"]:
+        for k in mults[max(i - 1, 0): i + 2]:
+            point(s, k)
 
 
 def _frozen_last_layer(cfg: Config) -> None:
     p = cfg.p
     for label, bkw, tkw in p["heads"]:
-        # The frozen poster head and the strong baseline carry claims: all claim seeds.
-        seeds = p["claim_seeds"] if label in ("freeze_last x10", "strong: Linear + LS0.1") else p["seeds"]
-        slug = label.replace(" ", "").replace(":", "").replace("+", "_")
+        # Heads that carry a claim (the poster's frozen head, the trainable head it is compared
+        # with, the strong baseline): all claim seeds; the other variants: `seeds`.
+        seeds = p["claim_seeds"] if label in CLAIM_HEADS else p["seeds"]
         for s in seeds:
-            _gap_pair(cfg, slug, s, labels=dict(head_label=label), build_kw=bkw, train_kw=tkw)
+            _gap_pair(cfg, _slug(label), s, labels=dict(head_label=label), build_kw=bkw, train_kw=tkw)
+
+
+def _training_length(cfg: Config) -> None:
+    """Gap 0 vs gap m0 (m0 of that length's gap-0 net) at several training lengths, per head.
+
+    Does the discounted loss help generalisation, or only under-trained networks?  The lengths
+    run from under-fit to (at the interp profile) interpolating; the longest is the profile's own
+    length, whose networks are shared with the other experiments.  Seeds outermost, so a partial
+    run already holds complete seeds.
+    """
+    p = cfg.p
+    heads = {h[0]: h for h in p["heads"]}
+    for s in p["claim_seeds"]:
+        for e in p["lengths"]:
+            for label in p["length_heads"]:
+                _, bkw, tkw = heads[label]
+                _gap_pair(cfg, f"{_slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
+                          build_kw=bkw, train_kw=tkw, epochs=int(e))
 
 
 def _architectures(cfg: Config) -> None:
@@ -232,67 +447,63 @@ def _architectures(cfg: Config) -> None:
             _gap_pair(cfg, arch, s, arch=arch, width=p["arch_width"])
 
 
+def member_seed(seed: int, t: int) -> int:
+    """Seed of boosting member t (0-based) of run ``seed``: the first member is the run's gap-0
+    (or gap-c) network itself, seeded like every other experiment's network of that seed."""
+    return seed if t == 0 else 1000 * seed + t
+
+
 def _boosting(cfg: Config) -> None:
     """Each rule x seed: members trained in sequence (thesis Algorithm 1).
 
-    Member 1 of every rule whose initial gap is 0 (zero, the reverse rules, mean_margin) is the
-    same model -- gap 0, same seed -- so it is trained once and shared.  The constant c of the
-    constant-gap rules is m0, the train mean margin of that shared gap-0 member.
-    Only member outputs are cached (test logits, train margins), so a resumed run rebuilds the
-    ensemble metrics and the next gaps without keeping any model.
+    Every member is a unit: member 1 of the rules whose initial gap is 0 (zero, the reverse rules,
+    mean_margin) is the gap-0 network of that seed (shared with the other experiments), member 1
+    of the constant rule is the sweep's gap-m0 network.  The constant c of the constant-gap rules
+    is m0, the train mean margin of that gap-0 network.  Rows are per ensemble size; a resumed run
+    rebuilds the ensemble metrics and the next gaps from the unit cache (or retrains a unit whose
+    cache is gone).
     """
     p, st = cfg.p, cfg.store
     y_te = cfg.test_set.y
     for s in p["boost_seeds"]:
-        shared = f"member1_gap0_seed{s}"
         for rule in p["rules"]:
             if all(st.has(f"{rule}_seed{s}_m{t + 1}") for t in range(p["members"])):
-                continue  # finished: no member outputs needed (the cache is not committed)
+                continue  # finished
             const = RULES[rule][0]
             params = dict(c=_boost_m0(cfg, s)) if const else {}
             history, test_logits = [], []
             for t in range(p["members"]):
                 key = f"{rule}_seed{s}_m{t + 1}"
                 gaps = next_gaps(rule, history, n=len(cfg.train_set), **params)
-                mkey = shared if (t == 0 and not const) else key
-                out = _member(cfg, mkey, 1000 * s + t, gaps)
+                unit, out = train_unit(cfg, seed=member_seed(s, t), gap=gaps, need_outputs=True)
                 history.append(out["train_margins"])
                 test_logits.append(out["test_logits"])
                 if st.has(key):
                     continue
                 st.put(key, dict(_common(cfg), seed=s, rule=rule, members=t + 1, c=params.get("c"),
                                  gap=dict(mean=float(gaps.double().mean()), std=float(gaps.double().std())),
+                                 member_seed=member_seed(s, t), member_unit=unit["unit"],
+                                 precision=unit.get("precision"),
                                  member_train_margin=margin_summary(history[-1]),
                                  member_train_acc=float((history[-1] > 0).double().mean()),
                                  member_test_acc=float((test_logits[-1].argmax(1) == y_te).double().mean()),
-                                 member_wall_time_s=float(out["wall"]), shared_first_member=(mkey == shared),
+                                 member_wall_time_s=float(out["wall"]), shared_first_member=(t == 0),
                                  member_trained_on=out.get("trained_on", "unknown"),
                                  test=evaluate_member_logits(torch.stack(test_logits), y_te),
                                  arch=p["arch"], width=p["width"]))
 
 
-def _member(cfg: Config, key: str, seed: int, gaps: torch.Tensor) -> dict:
-    """One boosting member's outputs (test logits, train margins), trained unless cached."""
-    out = cfg.store.load_tensors(key)
-    if out is None:
-        p = cfg.p
-        torch.manual_seed(seed)
-        model = build(p["arch"], num_classes=cfg.train_set.num_classes, width=p["width"])
-        rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=p["epochs"], batch_size=p["batch_size"],
-                    gaps=gaps, device=cfg.device, seed=seed, progress=cfg.progress)
-        e = environment(cfg.device)
-        out = dict(test_logits=predict_logits(model, cfg.test_set, device=cfg.device),
-                   train_margins=margins(predict_logits(model, cfg.train_set, device=cfg.device), cfg.train_set.y),
-                   wall=torch.tensor(rec["wall_time_s"]),
-                   trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}")
-        cfg.store.save_tensors(key, **out)
-    return out
+def _common(cfg: Config) -> dict:
+    p = cfg.p
+    return dict(profile=cfg.profile, experiment=cfg.experiment, dataset=p["dataset"], split=p["split"],
+                n_train=len(cfg.train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
+                recipe_version=RECIPES[p["recipe"]].get("version", 1), epochs=p["epochs"],
+                batch_size=p["batch_size"], env=environment(cfg.device))
 
 
 def _boost_m0(cfg: Config, seed: int) -> float:
     """c of the constant rules: m0, the train mean margin of the shared gap-0 first member."""
-    for r in cfg.store.rows():  # a finished constant-rule row already records it (the cache may be gone)
+    for r in cfg.store.rows():  # a finished constant-rule row already records it
         if r.get("seed") == seed and r.get("c") is not None:
             return float(r["c"])
-    first = _member(cfg, f"member1_gap0_seed{seed}", 1000 * seed, torch.zeros(len(cfg.train_set)))
-    return float(first["train_margins"].double().mean())
+    return float(train_unit(cfg, seed=member_seed(seed, 0), gap=0.0)[0]["train_mean_margin"])

@@ -439,3 +439,35 @@ def _grad_norms_loop(net: nn.Module, params: list, xb: torch.Tensor, yb: torch.T
         grads = torch.autograd.grad(loss, params, allow_unused=True)
         out.append(torch.sqrt(sum(g.double().pow(2).sum() for g in grads if g is not None)))
     return torch.stack(out)
+
+
+# ----------------------------------------------------------------------------- logged-style margins
+
+@torch.no_grad()
+def logged_style_mean_margin(model: nn.Module, data, *, batch_size: int, crop_pad: int = 4, flip: bool = True,
+                             seed: int = 0, device=None, **augment_kw) -> float:
+    """The mean training margin *as the authors' code logs it* (spec, "Logged margins").
+
+    Their dashboards measure margins in **train mode** (batch statistics, head dropout on), on
+    **augmented** inputs, with the true class masked by **-1** instead of -inf before the max over
+    the other classes -- so when every wrong logit is below -1 the margin reads ``f_y + 1``, lower
+    than the true ``f_y - max_{j!=y} f_j``.  This is only here to compare our m0 with the poster's
+    m0 ~ 29, which may be of this kind; true margins (:func:`dboost.loss.margins`) drive everything
+    else.  Runs on a deep copy, so ``model``'s BatchNorm statistics are untouched; one pass over
+    ``data`` in its stored order, batches of ``batch_size``, the recipe's augmentation.
+    """
+    from .train import augment, to_input
+    x, y = _xy(data)
+    dev = torch.device(device) if device is not None else next(model.parameters()).device
+    net = copy.deepcopy(model).to(dev).train()
+    gen = torch.Generator(device=dev).manual_seed(seed) if dev.type == "cuda" else torch.Generator().manual_seed(seed)
+    total, n = 0.0, 0
+    for i in range(0, x.shape[0], batch_size):
+        xb = augment(x[i:i + batch_size].to(dev), crop_pad, flip, gen, **augment_kw)
+        logits = net(to_input(xb, dev)).float()
+        yb = y[i:i + batch_size].to(dev)
+        true = logits.gather(1, yb[:, None]).squeeze(1)
+        other = logits.scatter(1, yb[:, None], -1.0).amax(1)  # the authors' mask: -1, not -inf
+        total += float((true - other).double().sum())
+        n += xb.shape[0]
+    return total / n

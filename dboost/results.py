@@ -84,7 +84,8 @@ def environment(device=None) -> dict:
 
 
 class Store:
-    """Rows of one experiment of one profile."""
+    """Rows of one experiment of one profile (``experiment="units"``: the trained networks, see
+    :mod:`dboost.experiments`)."""
 
     def __init__(self, profile: str, experiment: str, root: Path | None = None):
         self.dir = Path(root or runs_root()) / profile / experiment
@@ -121,6 +122,13 @@ class Store:
         path = self.dir / "results.csv"
         atomic_write_text(path, buf.getvalue())
         return path
+
+    def find(self, **match) -> dict | None:
+        """The first row whose fields equal ``match`` (None if none)."""
+        for r in self.rows():
+            if all(r.get(k) == v for k, v in match.items()):
+                return r
+        return None
 
     # per-member tensors ---------------------------------------------------------------
     def save_tensors(self, key: str, **tensors) -> None:
