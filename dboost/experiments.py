@@ -79,7 +79,7 @@ PROFILES: dict[str, dict] = {
                   gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
                   heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
-                  rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 4, 8),
+                  rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
                   experiments=EXPERIMENTS, description="synthetic data, seconds on a CPU: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
@@ -122,12 +122,18 @@ PROFILES: dict[str, dict] = {
                   experiments=EXPERIMENTS,
                   description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members): GPU-hours"),
 }
+# The authors' own protocol: their code trains on the first 45k training images and reports "test"
+# on the last 5k *training* images (spec, "Checked against the authors' published code").  A profile
+# of its own, so its rows never mix with the standard split's; every row records split="authors".
+PROFILES["paper_authors"] = dict(PROFILES["paper"], split="authors", description="the paper profile on the "
+                                 "authors' code's split: train on the first 45k CIFAR-10 training images, "
+                                 "'test' on the last 5k training images (not the CIFAR-10 test set)")
 for _p in PROFILES.values():
     for _k, _v in _DEFAULTS.items():
         _p.setdefault(_k, _v)
 # Which profile a page shows when several have rows: scale first, then the regime (interp fits its
 # training data, cpu does not).
-PROFILE_RANK = ("paper", "gpu", "interp", "cpu", "smoke")
+PROFILE_RANK = ("paper", "gpu", "interp", "cpu", "paper_authors", "smoke")
 # Seed lists of a profile: the gap grid and other heads, the paired claims, claim 3, claim 4.
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
@@ -189,6 +195,10 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         raise ValueError(f"precision must be 'bf16', 'fp32' or None; got {p['precision']!r}")
     if p["grid"] not in ("full", "adaptive"):
         raise ValueError(f"grid must be 'full' or 'adaptive'; got {p['grid']!r}")
+    if p["grid"] == "adaptive" and not p["gap_mults"]:
+        raise ValueError("an adaptive grid needs gap_mults (multiples of m0); gap_abs grids are always full")
+    if experiment == "boosting" and (any(s >= 1000 for s in p["boost_seeds"]) or p["members"] > 1000):
+        raise ValueError("boosting seeds and members must be < 1000 (member seeds are 1000 (seed + 1) + t)")
     if p["split"] not in ("standard", "authors"):
         raise ValueError(f"split must be 'standard' or 'authors'; got {p['split']!r}")
     if experiment == "training_length":
@@ -318,7 +328,8 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
                        train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
                        logged_mean_margin=logged_style_mean_margin(
                            model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"],
-                           flip=hp["flip"], seed=seed, device=cfg.device),
+                           flip=hp["flip"], pad_mode=hp.get("pad_mode", "zeros"),
+                           rotate_deg=hp.get("rotate_deg", 0.0), seed=seed, device=cfg.device),
                        test=evaluate(model, cfg.test_set, device=cfg.device), train_loss_last=rec["losses"][-1],
                        train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"],
                        steps=rec["steps"], env=environment(cfg.device))
@@ -449,8 +460,19 @@ def _architectures(cfg: Config) -> None:
 
 def member_seed(seed: int, t: int) -> int:
     """Seed of boosting member t (0-based) of run ``seed``: the first member is the run's gap-0
-    (or gap-c) network itself, seeded like every other experiment's network of that seed."""
-    return seed if t == 0 else 1000 * seed + t
+    (or gap-c) network itself, seeded like every other experiment's network of that seed; later
+    members get 1000 (seed + 1) + t, which no other seed's members or first member use (for
+    seed < 1000 and t < 1000), so the ensembles of different seeds share no network."""
+    return seed if t == 0 else 1000 * (seed + 1) + t
+
+
+def member_gap(rule: str, gaps: torch.Tensor, t: int, **params):
+    """What member t trains with: ``gaps``, except that the first member of a rule with a constant
+    c trains with c itself (a float64), not next_gaps' float32 copy of it -- so it is the very
+    unit of the sweep's gap-m0 network (same key), not a near-copy trained twice."""
+    if RULES[rule][0] and t == 0 and bool((gaps == gaps[0]).all()):
+        return float(params["c"])
+    return gaps
 
 
 def _boosting(cfg: Config) -> None:
@@ -475,7 +497,8 @@ def _boosting(cfg: Config) -> None:
             for t in range(p["members"]):
                 key = f"{rule}_seed{s}_m{t + 1}"
                 gaps = next_gaps(rule, history, n=len(cfg.train_set), **params)
-                unit, out = train_unit(cfg, seed=member_seed(s, t), gap=gaps, need_outputs=True)
+                unit, out = train_unit(cfg, seed=member_seed(s, t), gap=member_gap(rule, gaps, t, **params),
+                                       need_outputs=True)
                 history.append(out["train_margins"])
                 test_logits.append(out["test_logits"])
                 if st.has(key):

@@ -462,12 +462,16 @@ def logged_style_mean_margin(model: nn.Module, data, *, batch_size: int, crop_pa
     net = copy.deepcopy(model).to(dev).train()
     gen = torch.Generator(device=dev).manual_seed(seed) if dev.type == "cuda" else torch.Generator().manual_seed(seed)
     total, n = 0.0, 0
-    for i in range(0, x.shape[0], batch_size):
-        xb = augment(x[i:i + batch_size].to(dev), crop_pad, flip, gen, **augment_kw)
-        logits = net(to_input(xb, dev)).float()
-        yb = y[i:i + batch_size].to(dev)
-        true = logits.gather(1, yb[:, None]).squeeze(1)
-        other = logits.scatter(1, yb[:, None], -1.0).amax(1)  # the authors' mask: -1, not -inf
-        total += float((true - other).double().sum())
-        n += xb.shape[0]
+    # Head dropout draws from the global generator: seed a forked one so the value is a function of
+    # (model, data, seed) and the caller's random stream is left alone.
+    with torch.random.fork_rng(devices=[dev] if dev.type == "cuda" else []):
+        torch.manual_seed(seed)
+        for a, b in _chunks(x.shape[0], batch_size):  # no batch of one: train-mode BatchNorm needs two
+            xb = augment(x[a:b].to(dev), crop_pad, flip, gen, **augment_kw)
+            logits = net(to_input(xb, dev)).float()
+            yb = y[a:b].to(dev)
+            true = logits.gather(1, yb[:, None]).squeeze(1)
+            other = logits.scatter(1, yb[:, None], -1.0).amax(1)  # the authors' mask: -1, not -inf
+            total += float((true - other).double().sum())
+            n += xb.shape[0]
     return total / n

@@ -30,7 +30,7 @@ def rows(experiment: str, profile: str) -> pd.DataFrame:
 
 
 def best_profile(experiment: str) -> str | None:
-    """The best profile with results for ``experiment`` (paper > gpu > cpu > smoke)."""
+    """The best profile with results for ``experiment`` (the order of ``experiments.PROFILE_RANK``)."""
     for p in PROFILE_RANK:
         if (runs_root() / p / experiment / "results.csv").exists():
             return p
@@ -47,10 +47,19 @@ def provenance(df: pd.DataFrame) -> str:
     hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
     if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
         hw = "members trained on " + ", ".join(sorted(set(df["member_trained_on"]))) + f"; ensemble metrics on {hw}"
+    if "precision" in df and df["precision"].notna().all():
+        prec = "/".join(sorted(set(df["precision"])))
+    else:  # rows written before precision was recorded: the trainer's default then, by device
+        prec = "/".join(sorted({"bf16" if str(d).startswith("cuda") else "fp32" for d in df["env_device"]})) + \
+            " (not recorded; the trainer's default for the device)"
     n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
+    if first.get("split", "standard") == "authors":
+        n_tr += ", the authors' split: 'test' = the last 5k training images"
+    epochs = sorted(set(int(e) for e in df["epochs"]))
+    epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
     return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
-            f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {int(first['epochs'])} epochs, "
-            f"batch {int(first['batch_size'])} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
+            f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
+            f"batch {int(first['batch_size'])} · precision {prec} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
             f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
 
 
@@ -241,3 +250,76 @@ def check_line(df: pd.DataFrame, cols=("test_acc", "test_auc_proba"), by=("key",
     """A short deterministic digest for nbval (rounded, sorted)."""
     d = df.sort_values(list(by))
     return "\n".join(" ".join([str(r[b]) for b in by] + [f"{c}={r[c]:.{digits}f}" for c in cols]) for _, r in d.iterrows())
+
+
+# ----------------------------------------------------------------------------- training length
+
+def _length_pairs(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (head, length, seed): the gap-0 net and its gap-m0 partner side by side."""
+    cols = ["head_label", "length_epochs", "seed", "train_acc", "test_acc", "train_mean_margin", "test_auc_proba"]
+    g0 = df[df["gap_label"] == "0"][cols]
+    g1 = df[df["gap_label"] == "m0"][cols]
+    m = g0.merge(g1, on=["head_label", "length_epochs", "seed"], suffixes=("_0", "_m0"))
+    m["gain"] = m["test_acc_m0"] - m["test_acc_0"]
+    return m
+
+
+def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per head and training length: how well the gap-0 net fits, and what gap m0 adds (paired on seed)."""
+    out = []
+    for (head, e), g in _length_pairs(df).groupby(["head_label", "length_epochs"]):
+        out.append({"head": head, "epochs": int(e), "seeds": len(g),
+                    "train accuracy, gap 0": pm(g["train_acc_0"], 3), "m0 (train mean margin, gap 0)": pm(g["train_mean_margin_0"], 2),
+                    "test accuracy, gap 0": pm(g["test_acc_0"]), "test accuracy, gap m0": pm(g["test_acc_m0"]),
+                    "gain (gap m0 − gap 0)": pm(g["gain"]), "verdict": verdict(g["gain"])})
+    return pd.DataFrame(out).set_index(["head", "epochs"]) if out else pd.DataFrame()
+
+
+def plot_training_length(df: pd.DataFrame):
+    """Left: the gain in test accuracy (mean ± std over seeds) against the train accuracy of the gap-0
+    net, one line per head, each point labelled with its epochs.  Right: test accuracy against
+    epochs for both gaps (bands: ± std over seeds)."""
+    import matplotlib.pyplot as plt
+    _sns()
+    m = _length_pairs(df)
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4.6))
+    for j, (head, g) in enumerate(m.groupby("head_label", sort=False)):
+        s = g.groupby("length_epochs").agg(x=("train_acc_0", "mean"), xs=("train_acc_0", "std"),
+                                           y=("gain", "mean"), ys=("gain", "std")).reset_index()
+        ax[0].errorbar(s["x"], s["y"], xerr=s["xs"].fillna(0), yerr=s["ys"].fillna(0), fmt="o-", capsize=3,
+                       color=f"C{j}", label=head)
+        for r in s.itertuples():
+            ax[0].annotate(f"{r.length_epochs} ep", (r.x, r.y), textcoords="offset points", xytext=(5, 5), fontsize=8,
+                           color=f"C{j}")
+        for gap, ls in (("0", "--"), ("m0", "-")):
+            t = g.groupby("length_epochs")[f"test_acc_{gap}"].agg(["mean", "std"]).reset_index()
+            ax[1].plot(t["length_epochs"], t["mean"], "o" + ls, color=f"C{j}", label=f"{head}, gap {gap}")
+            ax[1].fill_between(t["length_epochs"], t["mean"] - t["std"].fillna(0), t["mean"] + t["std"].fillna(0),
+                               color=f"C{j}", alpha=0.12)
+    ax[0].axhline(0, color="k", lw=1)
+    ax[0].set(xlabel="train accuracy of the gap-0 net (un-augmented training set)",
+              ylabel="gain in test accuracy (gap m0 − gap 0)", title="does the gain survive as training fits the data?")
+    ax[1].set(xscale="log", xlabel="epochs", ylabel="test accuracy", title="test accuracy vs training length")
+    for a in ax:
+        a.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def gap_mult(df: pd.DataFrame) -> pd.Series:
+    """The gap of each sweep row as a multiple of its own gap-0 net's m0."""
+    m0 = df["m0"].fillna(df["train_mean_margin"]) if "m0" in df else df["train_mean_margin"]
+    return (df["gap"] / m0).where(df["gap_label"] != "0", 0.0)
+
+
+def sweep_across_seeds(df: pd.DataFrame, metrics=("train_acc", "test_acc", "test_auc_proba", "test_nll", "test_ece")) -> pd.DataFrame:
+    """Sweep points trained on more than one seed: mean ± std over seeds per gap multiple."""
+    d = df.assign(mult=gap_mult(df).round(6))
+    out = []
+    for k, g in d.groupby("mult"):
+        if g["seed"].nunique() < 2:
+            continue
+        row = {"gap / m0": f"{k:g}", "seeds": g["seed"].nunique(), "gap g": pm(g["gap"], 2)}
+        row.update({METRICS.get(m, m.replace("_", " ")): pm(g[m]) for m in metrics if m in g})
+        out.append(row)
+    return pd.DataFrame(out).set_index("gap / m0") if out else pd.DataFrame()
