@@ -50,7 +50,8 @@ def provenance(df: pd.DataFrame) -> str:
     if "precision" in df and df["precision"].notna().all():
         prec = "/".join(sorted(set(df["precision"])))
     else:  # rows written before precision was recorded: the trainer's default then, by device
-        prec = "/".join(sorted({"bf16" if str(d).startswith("cuda") else "fp32" for d in df["env_device"]})) + \
+        where = df["member_trained_on"] if "member_trained_on" in df else df["env_device"]  # boosting: the members'
+        prec = "/".join(sorted({"bf16" if "cuda" in str(d) else "fp32" for d in where})) + \
             " (not recorded; the trainer's default for the device)"
     n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
     if first.get("split", "standard") == "authors":

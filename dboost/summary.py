@@ -247,7 +247,7 @@ def training_length_verdict(profile: str | None = None) -> str:
         gs, gl = g[g["length_epochs"] == lo], g[g["length_epochs"] == hi]
         v = report.verdict(gl["gain"])
         parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {report.pm(gs['gain'])} at "
-                     f"{int(lo)} epochs (gap-0 train accuracy {report.pm(gs['train_acc_0'], 3)}) to {report.pm(gl['gain'])} "
+                     f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {report.pm(gs['train_acc_0'], 3)}) to {report.pm(gl['gain'])} "
                      f"at {int(hi)} epochs (train accuracy {report.pm(gl['train_acc_0'], 3)}; {v})")
         if head == "freeze_last x10":
             fits = gl["train_acc_0"].min() >= 0.99
@@ -264,7 +264,8 @@ def training_length_verdict(profile: str | None = None) -> str:
                          "longer wins, which points to an optimisation aid rather than better generalisation.")
             else:
                 concl = f"At interpolation the seeds disagree ({v}): no verdict either way."
-    return f"**Verdict (`{p}` profile).** " + "; ".join(parts) + ". " + concl
+    text = "; ".join(parts)
+    return f"**Verdict (`{p}` profile).** " + text[:1].upper() + text[1:] + ". " + concl
 
 
 def scale_note(profiles=None) -> str:

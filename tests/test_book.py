@@ -24,7 +24,7 @@ def _int(cell: str) -> int:
     return int(cell.split()[0].replace(",", ""))
 
 
-@pytest.mark.parametrize("i,profile", list(enumerate(("smoke", "cpu", "gpu", "paper"))))
+@pytest.mark.parametrize("i,profile", list(enumerate(("smoke", "interp", "cpu", "gpu", "paper"))))
 def test_setup_profile_table_matches_profiles(i, profile):
     t, p = _profile_table(), PROFILES[profile]
     assert _int(t["training images"][i]) == (p["n_train"] or 50_000)
@@ -46,6 +46,11 @@ def test_setup_profile_table_matches_profiles(i, profile):
     assert _int(t["architectures (width)"][i]) == len(p["archs"]) and f"w = {p['arch_width']}" in t["architectures (width)"][i]
     assert _int(t["boosting rules"][i]) == len(p["rules"])
     assert _int(t["minimum-width samples"][i]) == p["min_width_n"]
+    prec = t["precision"][i].split()[0]
+    assert prec == (p["precision"] or ("bf16" if p["n_train"] is None else "fp32")), "precision"
+    lengths = t["training lengths (epochs)"][i]
+    assert (tuple(int(x) for x in lengths.split(",")) if p["lengths"] else "–") == (tuple(p["lengths"] or ()) or "–")
+    assert ("training_length" in p["experiments"]) == bool(p["lengths"])
 
 
 def test_toc_lists_every_experiment_page():
