@@ -6,6 +6,8 @@
   training; a bad argument stops the run with one message and writes nothing.
 * Each experiment is resumable per trained model (rows land atomically in ``runs/``), so a
   rerun after a crash or ``kill -9`` skips what is finished.
+* ``--no-train`` executes the notebooks from the rows already stored (a run still going, in the
+  background or on other machines) without training anything; each page says so.
 * ``--no-notebooks`` runs the same experiment functions without papermill (for machines with
   no Jupyter kernel, e.g. a bare GPU box); rerunning later with notebooks only renders.
 * Finally it *publishes*: the best available executed notebook of each experiment
@@ -47,7 +49,7 @@ def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
 
 
 def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None, data_root=None,
-        progress: bool | None = None, publish_book: bool = True) -> dict:
+        progress: bool | None = None, publish_book: bool = True, train: bool = True) -> dict:
     """Run the selected experiments of ``profile``; returns {experiment: wall seconds}."""
     only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
     progress = sys.stderr.isatty() if progress is None else progress
@@ -60,9 +62,9 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
         print(f"[dboost.batch] {profile}/{e}: start", flush=True)
         if notebooks:
             params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
-                          data_root=str(data_root) if data_root else None)
+                          data_root=str(data_root) if data_root else None, train=train)
             _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
-        else:
+        elif train:
             experiments.run(cfg)
         times[e] = time.perf_counter() - t0
         print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
@@ -97,6 +99,8 @@ def main(argv=None) -> int:
     ap.add_argument("--no-notebooks", action="store_true", help="run the experiment functions without papermill")
     ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
     ap.add_argument("--no-publish", action="store_true", help="leave book/results as it is")
+    ap.add_argument("--no-train", action="store_true", help="render the notebooks from the rows already in runs/ "
+                    "(a run still going elsewhere); trains nothing")
     a = ap.parse_args(argv)
     try:
         if a.publish_only:
@@ -106,8 +110,10 @@ def main(argv=None) -> int:
             bad = [e for e in a.only if e not in experiments.EXPERIMENTS]
             if bad:
                 raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
+        if a.no_train and a.no_notebooks:
+            raise ValueError("--no-train with --no-notebooks would do nothing")
         run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root,
-            publish_book=not a.no_publish)
+            publish_book=not a.no_publish, train=not a.no_train)
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost.batch: error: {e}", file=sys.stderr)
         return 2

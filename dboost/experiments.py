@@ -30,7 +30,7 @@ import torch
 
 from . import data as data_mod
 from .loss import margins
-from .metrics import evaluate, evaluate_member_logits, logged_style_mean_margin, margin_summary, min_width
+from .metrics import evaluate_member_logits, evaluate_scores, logged_style_mean_margin, margin_summary, min_width
 from .models import build
 from .results import Store, environment
 from .rules import RULES, next_gaps
@@ -228,15 +228,21 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     return Config(experiment, profile, p, dev, tr, te, Store(profile, experiment), progress)
 
 
-def run(cfg: Config):
-    """Run (or resume) the configured experiment; returns its rows as a pandas DataFrame."""
+def run(cfg: Config, train: bool = True):
+    """Run (or resume) the configured experiment; returns its rows as a pandas DataFrame.
+
+    train=False only reads the rows already stored (to render a run that is still going, or one
+    whose remaining units are being trained elsewhere): nothing is trained or written.
+    """
     import pandas as pd
     t0 = time.perf_counter()
-    {"gap_sweep": _gap_sweep, "frozen_last_layer": _frozen_last_layer, "architectures": _architectures,
-     "boosting": _boosting, "training_length": _training_length}[cfg.experiment](cfg)
+    if train:
+        {"gap_sweep": _gap_sweep, "frozen_last_layer": _frozen_last_layer, "architectures": _architectures,
+         "boosting": _boosting, "training_length": _training_length}[cfg.experiment](cfg)
     rows = [r for r in cfg.store.rows() if r.get("profile") == cfg.profile]
     df = pd.json_normalize(rows, sep="_")
     df.attrs["run_wall_time_s"] = time.perf_counter() - t0
+    df.attrs["trained"] = train
     return df
 
 
@@ -330,7 +336,7 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
                            model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"],
                            flip=hp["flip"], pad_mode=hp.get("pad_mode", "zeros"),
                            rotate_deg=hp.get("rotate_deg", 0.0), seed=seed, device=cfg.device),
-                       test=evaluate(model, cfg.test_set, device=cfg.device), train_loss_last=rec["losses"][-1],
+                       test=evaluate_scores(te_logits, cfg.test_set.y), train_loss_last=rec["losses"][-1],
                        train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"],
                        steps=rec["steps"], env=environment(cfg.device))
             row["eval_wall_time_s"] = time.perf_counter() - t_eval

@@ -113,11 +113,18 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
     return pd.DataFrame(out).set_index(by).T if out else pd.DataFrame()  # one column per group: no hidden columns
 
 
+def partial_note(cfg, df: pd.DataFrame) -> str:
+    """A banner for a page rendered from the rows so far (``experiments.run(cfg, train=False)``)."""
+    return (f"**Rendered from the rows so far** ({len(df)} rows of `runs/{cfg.profile}/{cfg.experiment}/`): "
+            "this page was executed without training, while the run was still going. Tables and verdicts "
+            "cover the rows present; rerun `python -m dboost.batch --profile " + cfg.profile + "` to complete it.")
+
+
 def smoke_warning(df: pd.DataFrame) -> str:
     """A banner for pages whose best run is the synthetic smoke profile."""
     if not df.empty and (df["profile"] == "smoke").all():
         return ("**Pipeline check only:** this page shows the `smoke` profile (synthetic data, tiny nets). "
-                "It tests the code path and says nothing about the poster's claims; run the `cpu` or `gpu` profile.")
+                "It tests the code path and says nothing about the poster's claims; run the `interp`, `cpu` or `gpu` profile.")
     return ""
 
 
@@ -300,7 +307,10 @@ def plot_training_length(df: pd.DataFrame):
     ax[0].axhline(0, color="k", lw=1)
     ax[0].set(xlabel="train accuracy of the gap-0 net (un-augmented training set)",
               ylabel="gain in test accuracy (gap m0 − gap 0)", title="does the gain survive as training fits the data?")
-    ax[1].set(xscale="log", xlabel="epochs", ylabel="test accuracy", title="test accuracy vs training length")
+    ax[1].set(xscale="log", xlabel="epochs (log scale)", ylabel="test accuracy", title="test accuracy vs training length")
+    lengths = sorted(m["length_epochs"].unique())
+    ax[1].set_xticks(lengths, [str(int(e)) for e in lengths])
+    ax[1].minorticks_off()
     for a in ax:
         a.legend(fontsize=8)
     fig.tight_layout()
