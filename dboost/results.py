@@ -6,6 +6,17 @@ each write.  Every write goes to a temporary file in the same folder and is rena
 (``os.replace`` is atomic on POSIX), so a crash or ``kill -9`` leaves either the old file or
 the new one, never half of one; a rerun skips every key whose row exists.
 
+Temporary files are named ``.<name>.<pid>.<random>.tmp`` (the writer's process id), so
+:func:`clean_stale_temps` can remove those of dead writers -- left by a ``kill -9`` inside the
+write window -- and never one a live process (another worker, an orphaned Jupyter kernel) is
+still writing.  Files get the usual umask-based mode (not mkstemp's 0600).
+
+Rows are checked when read: a file that is not a JSON object, or whose ``key`` is not its file
+name, raises :class:`CorruptRow` naming the file and what to do (delete it: that model is
+retrained on the next run).  :meth:`Store.check` applies the full row schema (required fields
+and types, the row's profile / experiment / key matching its path); ``experiments.configure``
+runs it on every store it will use, before any training.
+
 Per-member tensors that a resumed boosting run needs (test logits, train margins) go to
 ``cache/<key>.pt`` beside the rows, loaded with ``weights_only=True``; they are not committed.
 """
@@ -16,9 +27,11 @@ import io
 import json
 import os
 import platform
+import re
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import torch
@@ -30,12 +43,26 @@ def runs_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[1] / "runs"
 
 
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (/proc), else set and restored."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    old = os.umask(0o022)
+    os.umask(old)
+    return old
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o666 & ~_umask())  # mkstemp's 0600 would make published files private
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
@@ -48,6 +75,136 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+# Temporary files of ours: atomic writes (``.<name>.<pid>.<8 random>.tmp``), papermill's
+# output while a notebook runs (``.<name>.<pid>.tmp.ipynb``, see dboost.batch), and the same
+# two without a pid (written before pids were part of the name).
+_TEMP_PID = (re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$"), re.compile(r"^\..+\.(\d+)\.tmp\.ipynb$"))
+_TEMP_LEGACY = (re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$"), re.compile(r"^\..+\.tmp\.ipynb$"))
+LEGACY_TEMP_AGE_S = 3600.0  # a pid-less temp file this old belongs to no write still going
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: existence check only, nothing is sent
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, ValueError):
+        return pid > 0  # exists (another user's) / not a pid at all
+    return True
+
+
+def clean_stale_temps(*folders: Path) -> list[Path]:
+    """Remove our temporary files left by dead writers in ``folders`` (not recursive); returns them.
+
+    Only names of our own patterns (see above) are touched.  A file tagged with the pid of a live
+    process is kept (a worker or an orphaned kernel may still be writing it); a pid-less one only
+    when older than ``LEGACY_TEMP_AGE_S``.
+    """
+    removed = []
+    now = time.time()
+    for d in folders:
+        d = Path(d)
+        if not d.is_dir():
+            continue
+        for f in d.iterdir():
+            name = f.name
+            if not name.startswith(".") or not (name.endswith(".tmp") or name.endswith(".tmp.ipynb")):
+                continue
+            m = next((r.match(name) for r in _TEMP_PID if r.match(name)), None)
+            if m is not None:
+                stale = not _pid_alive(int(m.group(1)))
+            elif any(r.match(name) for r in _TEMP_LEGACY):
+                try:
+                    stale = now - f.stat().st_mtime > LEGACY_TEMP_AGE_S
+                except FileNotFoundError:
+                    continue
+            else:
+                continue
+            if stale and f.is_file() and not f.is_symlink():
+                try:
+                    f.unlink()
+                    removed.append(f)
+                except FileNotFoundError:
+                    pass
+    return removed
+
+
+def check_runs_root(root: Path | None = None) -> Path:
+    """The runs folder, checked to be a writable directory (or creatable: nothing is created here).
+
+    Raises ValueError in one line naming the folder (and ``DBOOST_RUNS`` where it came from there).
+    """
+    root = Path(root) if root is not None else runs_root()
+    src = " (DBOOST_RUNS)" if os.environ.get("DBOOST_RUNS") and Path(os.environ["DBOOST_RUNS"]) == root else ""
+    if root.exists():
+        if not root.is_dir():
+            raise ValueError(f"runs folder {root}{src} is not a directory; point DBOOST_RUNS at a folder")
+        try:  # a real write: os.access says yes to root on a read-only mount's files, and no to nothing else
+            fd, probe = tempfile.mkstemp(dir=root, prefix=f".probe.{os.getpid()}.", suffix=".tmp")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as e:
+            raise ValueError(f"runs folder {root}{src} is not writable ({e.strerror}); fix its permissions or "
+                             "point DBOOST_RUNS elsewhere") from None
+        return root
+    parent = root.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise ValueError(f"runs folder {root}{src} cannot be created: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise ValueError(f"runs folder {root}{src} cannot be created: {parent} is not writable")
+    return root
+
+
+class CorruptRow(ValueError):
+    """A row file that cannot be used: unreadable, not a row, or not the row its path says."""
+
+
+def _load_row(path: Path) -> dict:
+    try:
+        row = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise CorruptRow(f"{path}: damaged row ({e.__class__.__name__}: {e}); delete it to retrain that model "
+                         "(or restore it with git checkout)") from None
+    if not isinstance(row, dict) or row.get("key") != path.stem:
+        what = "not a JSON object" if not isinstance(row, dict) else \
+            f"its key is {row.get('key')!r}, not {path.stem!r}" if "key" in row else "it has no key"
+        raise CorruptRow(f"{path}: not a complete row ({what}); delete it to retrain that model "
+                         "(or restore it with git checkout)")
+    return row
+
+
+_NUM = (int, float)
+
+
+def _row_problems(row: dict, profile: str, experiment: str) -> list[str]:
+    """What makes ``row`` unusable as a row of ``runs/<profile>/<experiment>/`` (empty: nothing)."""
+    def kind(v, t):
+        return isinstance(v, t) and not isinstance(v, bool)
+    req = dict(profile=str, dataset=str, finished_at=str, seed=int, n_train=int, n_test=int, epochs=int,
+               test=dict)
+    if experiment == "units":
+        req.update(unit=str, config=dict, train_mean_margin=_NUM)
+    elif experiment == "boosting":
+        req.update(experiment=str, rule=str, members=int)
+    else:
+        req.update(experiment=str, gap_label=str, train_mean_margin=_NUM)
+    out = [f"{k} missing" if k not in row else f"{k} is {type(row[k]).__name__}, not {getattr(t, '__name__', 'a number')}"
+           for k, t in req.items() if k not in row or not kind(row[k], t)]
+    if isinstance(row.get("test"), dict) and not kind(row["test"].get("acc"), _NUM):
+        out.append("test.acc missing or not a number")
+    if kind(row.get("profile"), str) and row["profile"] != profile:
+        out.append(f"profile {row['profile']!r} in a {profile!r} folder")
+    if experiment != "units" and kind(row.get("experiment"), str) and row["experiment"] != experiment:
+        out.append(f"experiment {row['experiment']!r} in a {experiment!r} folder")
+    if experiment == "units" and kind(row.get("unit"), str) and row["unit"] != row.get("key"):
+        out.append(f"unit {row['unit']!r} is not its key {row.get('key')!r}")
+    return out
 
 
 def _flatten(d: dict, prefix: str = "") -> dict:
@@ -88,6 +245,7 @@ class Store:
     :mod:`dboost.experiments`)."""
 
     def __init__(self, profile: str, experiment: str, root: Path | None = None):
+        self.profile, self.experiment = profile, experiment
         self.dir = Path(root or runs_root()) / profile / experiment
         self.rows_dir = self.dir / "rows"
         self.cache_dir = self.dir / "cache"
@@ -98,7 +256,7 @@ class Store:
 
     def get(self, key: str) -> dict | None:
         p = self.rows_dir / f"{key}.json"
-        return json.loads(p.read_text()) if p.exists() else None
+        return _load_row(p) if p.exists() else None
 
     def put(self, key: str, row: dict) -> None:
         row = dict(row, key=key, finished_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"))
@@ -108,9 +266,22 @@ class Store:
     def rows(self) -> list[dict]:
         if not self.rows_dir.exists():
             return []
-        return [json.loads(p.read_text()) for p in sorted(self.rows_dir.glob("*.json"))]
+        return [_load_row(p) for p in sorted(self.rows_dir.glob("*.json"))]
 
-    def write_csv(self) -> Path:
+    def check(self) -> int:
+        """Every row file readable and complete (the schema of :func:`_row_problems`); returns the
+        number of rows.  Raises :class:`CorruptRow` naming the first bad file and what to do."""
+        n = 0
+        for p in sorted(self.rows_dir.glob("*.json")) if self.rows_dir.is_dir() else ():
+            bad = _row_problems(_load_row(p), self.profile, self.experiment)
+            if bad:
+                raise CorruptRow(f"{p}: invalid row ({'; '.join(bad)}); delete it to retrain that model "
+                                 "(or restore it with git checkout)")
+            n += 1
+        return n
+
+    def csv_text(self) -> str:
+        """results.csv as :meth:`write_csv` writes it, from the rows on disk."""
         flat = [_flatten(r) for r in self.rows()]
         cols: list[str] = []
         for r in flat:
@@ -119,8 +290,26 @@ class Store:
         w = csv.DictWriter(buf, fieldnames=cols)
         w.writeheader()
         w.writerows(flat)
+        return buf.getvalue()
+
+    def sync_csv(self) -> bool:
+        """Rewrite results.csv if it differs from the rows (truncated, emptied, edited, missing
+        while rows exist); the rows are the truth.  True if it was rewritten."""
+        if not self.rows_dir.is_dir() or not any(self.rows_dir.glob("*.json")):
+            return False
+        text = self.csv_text()
         path = self.dir / "results.csv"
-        atomic_write_text(path, buf.getvalue())
+        try:
+            if path.read_text() == text:
+                return False
+        except (OSError, UnicodeDecodeError):
+            pass
+        atomic_write_text(path, text)
+        return True
+
+    def write_csv(self) -> Path:
+        path = self.dir / "results.csv"
+        atomic_write_text(path, self.csv_text())
         return path
 
     def find(self, **match) -> dict | None:
@@ -138,5 +327,21 @@ class Store:
         atomic_write_bytes(self.cache_dir / f"{key}.pt", buf.getvalue())
 
     def load_tensors(self, key: str) -> dict | None:
+        """The cached tensors of ``key``, or None.  A cache file that does not load (truncated by a
+        full disk, damaged) is discarded with a warning naming it: it is a cache, the caller rebuilds it."""
         p = self.cache_dir / f"{key}.pt"
-        return torch.load(p, weights_only=True) if p.exists() else None
+        if not p.exists():
+            return None
+        try:
+            out = torch.load(p, weights_only=True)
+            if not isinstance(out, dict):
+                raise ValueError(f"holds a {type(out).__name__}, not a dict")
+        except Exception as e:  # noqa: BLE001 -- whatever torch.load raises on a damaged file
+            warnings.warn(f"{p}: unreadable cache ({e.__class__.__name__}: {str(e).splitlines()[0] if str(e) else ''}); "
+                          "discarded, it is rebuilt", RuntimeWarning, stacklevel=2)
+            try:
+                p.unlink()
+            except FileNotFoundError:
+                pass
+            return None
+        return out
