@@ -7,8 +7,12 @@ split of the *training* set: first 45,000 images to train on, last 5,000 as "tes
 Images stay uint8 until the trainer's batched, on-device normalisation: 150 MB for CIFAR-10,
 not 600 MB of float32.
 
-Where CIFAR-10 is looked for, in order: ``root`` (if given), ``$DBOOST_DATA``, then
-torchvision's download into ``~/.cache/dboost`` (only where the internet is reachable).
+Where CIFAR-10 is looked for: ``root`` if given (and only there: an explicit root that holds no
+data set is an error naming it, and is never created or downloaded into unless ``download=True``);
+otherwise ``$DBOOST_DATA``, then torchvision's download into ``~/.cache/dboost`` (only where the
+internet is reachable).  Files are checked as they are read: a damaged pickle or ``.npy`` shard,
+non-integer labels (never truncated), labels out of range or images of the wrong shape raise
+ValueError naming the file.
 A folder may hold either torchvision's ``cifar-10-batches-py`` (or be it) or the ``.npy``
 layout of this project's shared copy (``train_x_00.npy`` .. ``train_x_04.npy``,
 ``train_y.npy``, ``test_x.npy``, ``test_y.npy``; HWC, RGB, original order).
@@ -93,20 +97,63 @@ def _batches_dir(d: Path) -> Path | None:
     return None
 
 
+def _read(f: Path, how):
+    """``how(f)``, with any failure to read a data file reported with the file's name."""
+    try:
+        return how(f)
+    except FileNotFoundError:
+        raise
+    except Exception as e:  # noqa: BLE001 -- numpy / pickle raise many kinds on damaged files
+        raise ValueError(f"{f}: cannot read this data file ({e.__class__.__name__}: {e}); it is damaged or "
+                         "incomplete: replace it with a fresh copy") from None
+
+
+def _labels(y, f: Path) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":
+        raise ValueError(f"{f}: labels must be a 1-D array of integers; got {y.dtype} {y.shape} "
+                         "(float labels are refused, never truncated)")
+    if y.size and (int(y.min()) < 0 or int(y.max()) > 9):
+        raise ValueError(f"{f}: labels must lie in [0, 9]; got min {int(y.min())}, max {int(y.max())}")
+    return y
+
+
+def _images(x, f: Path) -> np.ndarray:
+    if x.dtype != np.uint8 or x.ndim != 4 or x.shape[1:] != (32, 32, 3):
+        raise ValueError(f"{f}: images must be uint8 (N, 32, 32, 3); got {x.dtype} {x.shape}")
+    return x
+
+
 def _from_npy(d: Path) -> tuple[Split, Split]:
     files = sorted(d.glob("train_x_[0-9][0-9].npy"))
-    xtr = np.concatenate([np.load(f) for f in files])
-    ytr, xte, yte = np.load(d / "train_y.npy"), np.load(d / "test_x.npy"), np.load(d / "test_y.npy")
+    xtr = np.concatenate([_images(_read(f, np.load), f) for f in files])
+    ytr = _labels(_read(d / "train_y.npy", np.load), d / "train_y.npy")
+    xte = _images(_read(d / "test_x.npy", np.load), d / "test_x.npy")
+    yte = _labels(_read(d / "test_y.npy", np.load), d / "test_y.npy")
     if xtr.shape[0] != ytr.shape[0] or xte.shape[0] != yte.shape[0]:
         raise ValueError(f"{d}: image and label counts differ ({xtr.shape[0]} vs {ytr.shape[0]}, {xte.shape[0]} vs {yte.shape[0]})")
     return _split(xtr, ytr, "cifar10-train"), _split(xte, yte, "cifar10-test")
 
 
+def _unpickle(f: Path) -> dict:
+    with open(f, "rb") as fh:
+        b = pickle.load(fh, encoding="latin1")
+    if not isinstance(b, dict) or "data" not in b or "labels" not in b:
+        raise ValueError("not a CIFAR-10 batch (a dict with 'data' and 'labels')")
+    return b
+
+
 def _from_batches(d: Path) -> tuple[Split, Split]:
     def read(name):
-        with open(d / name, "rb") as f:
-            b = pickle.load(f, encoding="latin1")
-        return np.asarray(b["data"], np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), np.asarray(b["labels"])
+        f = d / name
+        b = _read(f, _unpickle)
+        x = np.asarray(b["data"])
+        if x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3072:
+            raise ValueError(f"{f}: 'data' must be uint8 (N, 3072); got {x.dtype} {x.shape}")
+        y = _labels(b["labels"], f)
+        if len(y) != len(x):
+            raise ValueError(f"{f}: {len(x)} images but {len(y)} labels")
+        return x.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1), y
     parts = [read(f"data_batch_{i}") for i in range(1, 6)]
     xte, yte = read("test_batch")
     return (_split(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]), "cifar10-train"),
@@ -114,8 +161,31 @@ def _from_batches(d: Path) -> tuple[Split, Split]:
 
 
 def _split(x_hwc: np.ndarray, y: np.ndarray, name: str, num_classes: int = 10) -> Split:
+    if np.asarray(y).dtype.kind not in "iu":  # a float label 2.7 must not become class 2
+        raise ValueError(f"{name}: labels must be integers; got {np.asarray(y).dtype}")
     x = torch.from_numpy(np.ascontiguousarray(x_hwc.transpose(0, 3, 1, 2)))
     return Split(x, torch.from_numpy(y.astype(np.int64)), num_classes, name)
+
+
+def holds_cifar10(d: Path) -> bool:
+    """Whether folder ``d`` (or ``d/cifar10``) holds CIFAR-10 in one of the two layouts."""
+    d = Path(d)
+    return any(_npy_layout(s) or _batches_dir(s) is not None for s in (d, d / "cifar10"))
+
+
+def check_root(root) -> None:
+    """An explicit data root must hold a data set: FileNotFoundError in one line naming it otherwise.
+    Nothing is created."""
+    if root is None:
+        return
+    r = Path(root)
+    if not r.exists():
+        raise FileNotFoundError(f"data root {r} does not exist (nothing was created); pass the folder that holds "
+                                "CIFAR-10 (cifar-10-batches-py or the .npy files), or leave it out to use $DBOOST_DATA")
+    if not holds_cifar10(r):
+        raise FileNotFoundError(f"data root {r} holds no CIFAR-10 (neither cifar-10-batches-py nor train_x_00.npy, "
+                                "train_y.npy, test_x.npy, test_y.npy, there or in cifar10/); pass the folder that "
+                                "holds it, or leave the root out to use $DBOOST_DATA")
 
 
 def _find_local(root) -> tuple[Path | None, list[str]]:
@@ -166,15 +236,19 @@ def _apply_split(pair: tuple[Split, Split], split: str) -> tuple[Split, Split]:
 def cifar10(root=None, download: bool | None = None, split: str = "standard") -> tuple[Split, Split]:
     """CIFAR-10 as ``(train, test)`` uint8 splits, in the original order.
 
-    Looks in ``root``, then ``$DBOOST_DATA``; if neither holds a copy and ``download`` is not
-    False, torchvision downloads it into ``root`` (or ``~/.cache/dboost``).
+    Looks in ``root`` if given (only there), else in ``$DBOOST_DATA``.  Downloads with torchvision
+    only when asked (``download=True``: into ``root`` or ``~/.cache/dboost``) or, with
+    ``download=None``, when neither ``root`` nor ``$DBOOST_DATA`` is given (into ``~/.cache/dboost``).
+    An explicit ``root`` that holds no copy is a FileNotFoundError naming it; nothing is created.
     split: "standard" (50,000 / the official 10,000) or "authors" (:func:`authors_split`:
     training images 0..44,999 / 45,000..49,999).
     """
     _check_split(split)
     d, looked = _find_local(root)
-    if d is not None:
+    if d is not None and (root is None or Path(root) in (d, d.parent)):
         return _apply_split(_from_npy(d) if _npy_layout(d) else _from_batches(_batches_dir(d)), split)
+    if root is not None and download is not True:
+        check_root(root)  # raises: an explicit root that holds no data set is an error, never a download target
     if download is False or (download is None and root is None and os.environ.get("DBOOST_DATA")):
         raise FileNotFoundError(_missing_message(looked))
     target = Path(root) if root is not None else Path.home() / ".cache" / "dboost"
