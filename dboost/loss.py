@@ -8,8 +8,19 @@ softmax (poster, section 2):
 so a sample only stops contributing once its margin exceeds the gap by a few units.
 ``gap = 0`` is plain cross-entropy.  The authors also allow a full (N, C) gap matrix
 subtracted from every logit; both shapes are accepted here.
+
+Non-finite values (decided in issue 12): :func:`discounted_cross_entropy` refuses NaN or inf
+logits, and an empty batch under ``reduction="mean"`` (whose mean is undefined), with a
+ValueError -- the check shares the one device read-back the label check already makes, so it
+costs no extra synchronisation; ``sum`` of an empty batch is 0 and ``none`` is empty.  The
+trainer calls the unchecked kernel :func:`_discounted_ce` and is not slowed by it.
+:func:`margins` is an analysis function and *propagates* NaN (a NaN logit gives that sample a
+NaN margin; +inf / -inf give +-inf or NaN as the arithmetic says): a diverged network's margins
+are data to record, not an input error.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn as nn
@@ -18,23 +29,41 @@ import torch.nn.functional as F
 REDUCTIONS = ("mean", "sum", "none")
 
 
-def _check_logits_target(logits: torch.Tensor, target: torch.Tensor) -> None:
-    if not isinstance(logits, torch.Tensor) or logits.dim() != 2:
-        raise ValueError(f"logits must be a 2-D tensor (N, C); got shape {tuple(getattr(logits, 'shape', ()))}")
+def _check_logits_target(logits: torch.Tensor, target: torch.Tensor, finite: bool = False) -> None:
+    """Shapes, dtypes and label range (and, if ``finite``, that every logit is finite), with one
+    read-back from the device on the common path."""
+    if not isinstance(logits, torch.Tensor):
+        raise ValueError(f"logits must be a torch.Tensor; got {type(logits).__module__}.{type(logits).__name__} "
+                         "(convert with torch.as_tensor)")
+    if logits.dim() != 2:
+        raise ValueError(f"logits must be a 2-D tensor (N, C); got shape {tuple(logits.shape)}")
     if not logits.is_floating_point():
         raise ValueError(f"logits must be a floating-point tensor; got {logits.dtype}")
     n, c = logits.shape
     if c < 2:
         raise ValueError(f"need at least 2 classes (C >= 2); got C = {c}")
-    if not isinstance(target, torch.Tensor) or target.shape != (n,):
+    if not isinstance(target, torch.Tensor):
+        raise ValueError(f"target must be a torch.Tensor of integer labels; got {type(target).__module__}."
+                         f"{type(target).__name__} (convert with torch.as_tensor)")
+    if target.shape != (n,):
         raise ValueError(f"target must have shape ({n},) to match logits {tuple(logits.shape)}; "
                          f"got {tuple(getattr(target, 'shape', ()))}")
     if target.dtype.is_floating_point or target.dtype == torch.bool:
         raise ValueError(f"target must hold integer class labels; got {target.dtype}")
     if n:
-        lo, hi = (int(v) for v in torch.aminmax(target))  # one pass, one read-back
+        mm = torch.aminmax(target)  # one pass
+        if finite:  # the logits' sum rides along in the same read-back (float64 holds labels exactly)
+            lo, hi, total = torch.stack([mm.min.double(), mm.max.double(), logits.detach().sum(dtype=torch.float64)]).tolist()
+        else:
+            (lo, hi), total = (int(v) for v in mm), 0.0
+        lo, hi = int(lo), int(hi)
         if lo < 0 or hi >= c:
             raise ValueError(f"labels must lie in [0, {c - 1}]; got min {lo}, max {hi}")
+        # A finite sum means finite logits; a non-finite one may be overflow of huge finite logits:
+        # only then the exact elementwise test (a second read-back, off the common path).
+        if finite and not math.isfinite(total) and not bool(torch.isfinite(logits).all()):
+            raise ValueError("logits hold NaN or inf values (a diverged network or bad input); the loss of "
+                             "non-finite logits is undefined")
 
 
 def _as_gap(gap, logits: torch.Tensor) -> torch.Tensor | float:
@@ -63,10 +92,14 @@ def discounted_cross_entropy(logits: torch.Tensor, target: torch.Tensor, gap=0.0
     logits: (N, C) float; target: (N,) integer labels in [0, C);
     gap: float, (N,) per-sample gap on the true class, or (N, C) subtracted from all logits.
     Computed in float32 (or float64 if the logits are float64), also under autocast.
+    NaN / inf logits, and an empty batch with reduction "mean", raise ValueError (module docstring).
     """
     if reduction not in REDUCTIONS:
         raise ValueError(f"reduction must be one of {REDUCTIONS}; got {reduction!r}")
-    _check_logits_target(logits, target)
+    _check_logits_target(logits, target, finite=True)
+    if logits.shape[0] == 0 and reduction == "mean":
+        raise ValueError("empty batch (N = 0): the mean loss over no samples is undefined; use reduction='sum' "
+                         "(0) or 'none' (empty)")
     return _discounted_ce(logits, target, _as_gap(gap, logits), reduction)
 
 
@@ -119,6 +152,7 @@ def margins(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Logit-domain margin per sample: true-class logit minus the largest other logit, shape (N,).
 
     Positive means correctly classified.  Returned in the logits' dtype and device.
+    NaN logits propagate (that sample's margin is NaN): see the module docstring.
     """
     _check_logits_target(logits, target)
     target = target.long()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -86,6 +87,73 @@ def default_device(device=None) -> torch.device:
     if device is None:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     return torch.device(device)
+
+
+def check_device(device=None) -> str:
+    """The device to train on, as a string, validated before any work.
+
+    None: "cuda" if available, else "cpu".  Accepted: "cpu" (or "cpu:0"), "cuda" / "cuda:<i>"
+    where torch sees that device, "mps" where available.  Anything else -- a misspelling, "CPU",
+    "tpu", "meta", a CUDA index that is not there -- is a ValueError in one line.
+    """
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if not isinstance(device, (str, torch.device)):
+        raise ValueError(f"device must be a string such as 'cpu' or 'cuda:0'; got {type(device).__name__} {device!r}")
+    try:
+        d = torch.device(device)
+    except (RuntimeError, ValueError, TypeError):
+        raise ValueError(f"unknown device {str(device)!r}; use 'cpu', 'cuda', 'cuda:<index>' or 'mps'") from None
+    if d.type == "cpu":
+        if d.index not in (None, 0):
+            raise ValueError(f"device {str(device)!r}: there is one CPU device; use 'cpu'")
+    elif d.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {str(device)!r} asked for, but torch sees no CUDA device")
+        if d.index is not None and d.index >= torch.cuda.device_count():
+            raise ValueError(f"device {str(device)!r} asked for, but torch sees {torch.cuda.device_count()} CUDA "
+                             f"device(s) (cuda:0..cuda:{torch.cuda.device_count() - 1})")
+    elif d.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {str(device)!r} asked for, but torch sees no MPS device")
+    else:
+        raise ValueError(f"device {str(device)!r} is not supported for training; use 'cpu', 'cuda', "
+                         "'cuda:<index>' or 'mps'")
+    return str(device) if isinstance(device, str) else str(d)
+
+
+SEED_MAX = 2 ** 31  # seeds must fit every generator used (torch, numpy) and member seeds 1000 (seed + 1) + t
+
+
+def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
+    """A seed or a list of seeds as a tuple of ints in [0, 2**31), distinct, non-empty.
+
+    Refused with a ValueError in one line: bools, floats (1.5, even 2.0), strings (papermill's
+    ``-r seeds 12`` passes the string "12", which would otherwise be read digit by digit), None
+    inside the list, negative or too large values, duplicates.
+    """
+    def one(s):
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)):
+            raise ValueError(f"{name} must be ints in [0, 2**31); got {s!r} ({type(s).__name__})"
+                             + (" -- pass a list: --seeds 1 2, or with papermill -y \"seeds: [1, 2]\""
+                                if isinstance(s, str) else ""))
+        if not 0 <= int(s) < SEED_MAX:
+            raise ValueError(f"{name} must be ints in [0, 2**31); got {int(s)}")
+        return int(s)
+    if isinstance(seeds, str):
+        raise ValueError(f"{name} must be an int or a list of ints; got the string {seeds!r} -- pass a list: "
+                         "--seeds 1 2, or with papermill -y \"seeds: [1, 2]\" (not -r seeds 12)")
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        return (one(seeds),)
+    if not isinstance(seeds, (list, tuple, np.ndarray, range)):
+        raise ValueError(f"{name} must be an int or a list of ints; got {seeds!r} ({type(seeds).__name__})")
+    out = tuple(one(s) for s in seeds)
+    if not out:
+        raise ValueError(f"{name} must be a non-empty list of ints")
+    if len(set(out)) != len(out):
+        raise ValueError(f"{name} holds duplicates: {list(out)}")
+    return out
 
 
 # ----------------------------------------------------------------------------- data path
