@@ -162,10 +162,22 @@ def _steps(n: int, batch_size: int, epochs: int) -> int:
 
 def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, data_root=None, progress: bool = True,
               **overrides) -> Config:
-    """Validate everything and load the data -- before any training and before any write."""
-    if experiment not in EXPERIMENTS:
+    """Validate everything and load the data -- before any training and before any write.
+
+    The one place the CLI (``dboost.batch``) and the notebooks (papermill parameters) are checked:
+    device (:func:`dboost.train.check_device`), seeds (:func:`dboost.train.check_seeds`: ints in
+    [0, 2**31), a string such as papermill's ``-r seeds 12`` is refused), sizes, the data (labels,
+    sizes against the profile, an explicit ``data_root`` that holds no data set), the runs folder
+    (a writable directory, or creatable; nothing is created here) and every row already stored
+    for this experiment and for the units (:meth:`dboost.results.Store.check`).
+    """
+    import os
+
+    from .results import check_runs_root
+    from .train import check_device, check_seeds
+    if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; known: {', '.join(EXPERIMENTS)}")
-    if profile not in PROFILES:
+    if not isinstance(profile, str) or profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
     p = dict(PROFILES[profile])
     for k, v in overrides.items():
@@ -176,7 +188,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         raise ValueError(f"experiment {experiment!r} is not part of profile {profile!r} "
                          f"(its experiments: {', '.join(p['experiments'])})")
     if seeds is not None:
-        seeds = tuple(int(s) for s in ([seeds] if isinstance(seeds, int) else seeds))
+        seeds = check_seeds(seeds)
         p.update(dict.fromkeys(SEED_KEYS, seeds))
     for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):
         if int(p[k]) != p[k] or p[k] < 1:
@@ -184,8 +196,8 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     for k in ("n_train", "n_test"):
         if p[k] is not None and (int(p[k]) != p[k] or p[k] < 1):
             raise ValueError(f"{k} must be a positive int or None; got {p[k]!r}")
-    if not all(p[k] for k in SEED_KEYS) or any(s < 0 for k in SEED_KEYS for s in p[k]):
-        raise ValueError("seeds must be a non-empty list of non-negative ints")
+    for k in SEED_KEYS:
+        check_seeds(p[k], k)
     if p["recipe"] not in RECIPES:
         raise ValueError(f"unknown recipe {p['recipe']!r}; known: {', '.join(RECIPES)}")
     for r in p["rules"]:
@@ -208,14 +220,26 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         bad = [h for h in p["length_heads"] if h not in labels]
         if bad:
             raise ValueError(f"length_heads {bad} are not heads of profile {profile!r}; heads: {', '.join(labels)}")
-    dev = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    if dev.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but torch sees no CUDA device")
+    dev = check_device(device)
+    if data_root is not None and not isinstance(data_root, (str, os.PathLike)):
+        raise ValueError(f"data_root must be a folder path or None; got {data_root!r}")
     if p["dataset"] == "synthetic":
         tr, te = data_mod.synthetic(p["n_train"], p["n_test"], seed=0)
     else:
         kw = {} if p["split"] == "standard" else dict(split=p["split"])
+        data_mod.check_root(data_root)
         tr, te = data_mod.load(p["dataset"], root=data_root, **kw)
+        where = f"data root {data_root}" if data_root is not None else \
+            f"DBOOST_DATA={os.environ['DBOOST_DATA']}" if os.environ.get("DBOOST_DATA") else "the downloaded copy"
+        full = dict(cifar10=(50_000, 10_000) if p["split"] == "standard" else (45_000, 5_000)).get(p["dataset"])
+        if full and (len(tr) < full[0] or len(te) < full[1]):
+            raise ValueError(f"profile {profile!r} needs CIFAR-10 ({full[0]:,} training / {full[1]:,} test images"
+                             f"{' in the authors split' if p['split'] != 'standard' else ''}); the data set in {where} "
+                             f"has {len(tr):,} / {len(te):,}")
+        for k, split_ in (("n_train", tr), ("n_test", te)):
+            if p[k] is not None and p[k] > len(split_):
+                raise ValueError(f"profile {profile!r} asks for {k}={p[k]:,}; the data set in {where} has "
+                                 f"{len(split_):,}")
         tr, te = tr.subset(p["n_train"], seed=0), te.subset(p["n_test"], seed=0)
     # Every schedule this experiment will train must be one the one-cycle scheduler can run:
     # refuse here, not after the first hours of training.
@@ -225,7 +249,12 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         if n_steps < 5 or pct * n_steps <= 1:
             raise ValueError(f"{e} epochs of {len(tr)} samples in batches of {p['batch_size']} are {n_steps} optimiser "
                              "steps: too few for a one-cycle schedule")
-    return Config(experiment, profile, p, dev, tr, te, Store(profile, experiment), progress)
+    # Last: where rows go.  A writable (or creatable) folder, and every row already there usable.
+    check_runs_root()
+    store = Store(profile, experiment)
+    store.check()
+    Store(profile, "units").check()
+    return Config(experiment, profile, p, dev, tr, te, store, progress)
 
 
 def run(cfg: Config, train: bool = True):
