@@ -2,8 +2,12 @@
 
     python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
 
-* Validates the profile, the experiment names, the device and the data set *before* any
-  training; a bad argument stops the run with one message and writes nothing.
+* Validates the profile, the experiment names, the device, the seeds, the data set, the runs
+  folder and every row already stored *before* any training (``experiments.configure``); a bad
+  argument stops the run with one message (exit code 2) and writes nothing.
+* At the start of a run, temporary files left by killed runs are removed (only ours, only those
+  of dead processes: see ``results.clean_stale_temps``) and each ``results.csv`` that no longer
+  matches its rows is rebuilt from them.
 * Each experiment is resumable per trained model (rows land atomically in ``runs/``), so a
   rerun after a crash or ``kill -9`` skips what is finished.
 * ``--no-train`` executes the notebooks from the rows already stored (a run still going, in the
@@ -17,6 +21,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import shutil
 import sys
@@ -24,11 +29,12 @@ import time
 from pathlib import Path
 
 from . import experiments
-from .results import atomic_write_bytes, runs_root
+from .results import Store, atomic_write_bytes, check_runs_root, clean_stale_temps, runs_root
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "book" / "notebooks"
-RESULTS = ROOT / "book" / "results"
+# $DBOOST_RESULTS: where to publish instead of book/results (tests publish into a temporary copy).
+RESULTS = Path(os.environ["DBOOST_RESULTS"]) if os.environ.get("DBOOST_RESULTS") else ROOT / "book" / "results"
 
 
 def executed_path(profile: str, experiment: str) -> Path:
@@ -37,7 +43,7 @@ def executed_path(profile: str, experiment: str) -> Path:
 
 def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
     import papermill as pm
-    tmp = dst.with_name(f".{dst.name}.tmp.ipynb")
+    tmp = dst.with_name(f".{dst.name}.{os.getpid()}.tmp.ipynb")  # the pid: see results.clean_stale_temps
     dst.parent.mkdir(parents=True, exist_ok=True)
     try:
         pm.execute_notebook(str(src), str(tmp), parameters=params, cwd=str(src.parent), kernel_name="python3",
@@ -52,10 +58,16 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
         progress: bool | None = None, publish_book: bool = True, train: bool = True) -> dict:
     """Run the selected experiments of ``profile``; returns {experiment: wall seconds}."""
     only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
+    bad = [e for e in only if e not in experiments.EXPERIMENTS]
+    if bad:
+        raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
     progress = sys.stderr.isatty() if progress is None else progress
-    # 1. Validate everything (names, sizes, device, data) before the first model trains.
+    # 1. Validate everything (names, sizes, device, seeds, data, runs folder, stored rows) before
+    #    the first model trains; configure writes nothing.
     cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
                                      progress=progress) for e in only}
+    # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
+    prepare(profile, only)
     times = {}
     for e, cfg in cfgs.items():
         t0 = time.perf_counter()
@@ -73,17 +85,49 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     return times
 
 
-def publish(progress: bool = False) -> list[str]:
-    """Copy the best executed notebook of each experiment into book/results and run the summary."""
-    done = []
-    RESULTS.mkdir(parents=True, exist_ok=True)
+def prepare(profile: str, only) -> None:
+    """Start of a run (after validation): create the runs folder, remove the temporary files that
+    killed runs left in this profile's folders (ours only, of dead processes), and rebuild every
+    results.csv that does not match its rows."""
+    root = check_runs_root()
+    root.mkdir(parents=True, exist_ok=True)
+    for e in [*only, "units"]:
+        st = Store(profile, e)
+        gone = clean_stale_temps(st.dir, st.rows_dir, st.cache_dir)
+        if gone:
+            print(f"[dboost.batch] {profile}/{e}: removed {len(gone)} stale temporary file(s) of killed runs", flush=True)
+        if st.sync_csv():
+            print(f"[dboost.batch] {profile}/{e}: results.csv did not match the rows; rebuilt from them", flush=True)
+
+
+def _sources() -> list[tuple[str, str, Path]]:
+    """(experiment, profile, executed notebook) of the best profile per experiment."""
+    out = []
     for e in experiments.EXPERIMENTS:
         for p in experiments.PROFILE_RANK:
             src = executed_path(p, e)
-            if src.exists():
-                atomic_write_bytes(RESULTS / f"{e}.ipynb", src.read_bytes())
-                done.append(f"{e}: {p}")
+            if src.is_file():
+                out.append((e, p, src))
                 break
+    return out
+
+
+def publish(progress: bool = False) -> list[str]:
+    """Copy the best executed notebook of each experiment into book/results and run the summary.
+
+    Refuses (ValueError, nothing written) when the runs folder holds no executed notebook at all:
+    the summary would otherwise be rebuilt from nothing.
+    """
+    sources = _sources()
+    if not sources:
+        raise ValueError(f"nothing to publish: no executed notebook under {runs_root()} "
+                         "(runs/<profile>/<experiment>/<experiment>.ipynb); run the experiments first")
+    done = []
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    clean_stale_temps(RESULTS)
+    for e, p, src in sources:
+        atomic_write_bytes(RESULTS / f"{e}.ipynb", src.read_bytes())
+        done.append(f"{e}: {p}")
     _papermill(NOTEBOOKS / "summary.ipynb", RESULTS / "summary.ipynb", {}, progress)
     print("[dboost.batch] published to book/results: " + ", ".join(done), flush=True)
     return done
@@ -103,13 +147,14 @@ def main(argv=None) -> int:
                     "(a run still going elsewhere); trains nothing")
     a = ap.parse_args(argv)
     try:
-        if a.publish_only:
-            publish()
-            return 0
         if a.only:
             bad = [e for e in a.only if e not in experiments.EXPERIMENTS]
             if bad:
                 raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
+        if a.publish_only:
+            _check_publish_only(a)
+            publish()
+            return 0
         if a.no_train and a.no_notebooks:
             raise ValueError("--no-train with --no-notebooks would do nothing")
         run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root,
@@ -117,7 +162,39 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost.batch: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:  # a full disk, a folder made read-only mid-run, ...
+        hint = " (disk full)" if e.errno == errno.ENOSPC else ""
+        print(f"dboost.batch: error: {e}{hint}; every row written so far is complete: fix this and rerun to "
+              "resume", file=sys.stderr)
+        return 1
+    except Exception as e:  # noqa: BLE001
+        if type(e).__name__ != "PapermillExecutionError":
+            raise
+        print(f"dboost.batch: error: a notebook failed: {e.ename}: {e.evalue}; every row written so far is "
+              "complete: fix this and rerun to resume", file=sys.stderr)
+        return 1
     return 0
+
+
+def _check_publish_only(a) -> None:
+    """--publish-only trains nothing, but the arguments it shares with a run must still be valid,
+    and flags that contradict it are refused."""
+    from .train import check_device, check_seeds
+    for flag, on in (("--no-publish", a.no_publish), ("--no-notebooks", a.no_notebooks), ("--no-train", a.no_train)):
+        if on:
+            raise ValueError(f"--publish-only does not combine with {flag} (publishing executes the summary "
+                             "notebook, and trains nothing)")
+    if a.profile not in experiments.PROFILES:
+        raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(experiments.PROFILES)}")
+    check_device(a.device)
+    if a.seeds is not None:
+        check_seeds(a.seeds)
+    if a.data_root is not None:
+        from .data import check_root
+        check_root(a.data_root)
+    root = runs_root()
+    if root.exists() and not root.is_dir():
+        raise ValueError(f"runs folder {root} is not a directory; point DBOOST_RUNS at a folder")
 
 
 if __name__ == "__main__":
