@@ -300,9 +300,9 @@ class Store:
         text = self.csv_text()
         path = self.dir / "results.csv"
         try:
-            if path.read_text() == text:
+            if path.read_bytes() == text.encode():  # bytes: the csv module writes \r\n
                 return False
-        except (OSError, UnicodeDecodeError):
+        except OSError:
             pass
         atomic_write_text(path, text)
         return True
