@@ -1,6 +1,7 @@
 """Batch runner: execute the book's notebooks with papermill into ``runs/<profile>/``.
 
     python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
+    python -m dboost.batch --profile paper --executor ray|slurm      (many GPUs, a cluster)
 
 * Validates the profile, the experiment names, the device, the seeds, the data set, the runs
   folder and every row already stored *before* any training (``experiments.configure``); a bad
@@ -28,7 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import experiments
+from . import executors, experiments
+from .executors import EXECUTORS
 from .results import Store, atomic_write_bytes, check_runs_root, clean_stale_temps, runs_root
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -55,8 +57,12 @@ def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
 
 
 def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None, data_root=None,
-        progress: bool | None = None, publish_book: bool = True, train: bool = True) -> dict:
-    """Run the selected experiments of ``profile``; returns {experiment: wall seconds}."""
+        progress: bool | None = None, publish_book: bool = True, train: bool = True, executor: str = "local",
+        executor_kw: dict | None = None) -> dict:
+    """Run the selected experiments of ``profile``; returns {experiment: wall seconds}.
+
+    executor "ray" / "slurm" (:mod:`dboost.executors`) first trains every unit of the selected
+    experiments on that engine; the notebooks then only read the stored units."""
     only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
     bad = [e for e in only if e not in experiments.EXPERIMENTS]
     if bad:
@@ -69,6 +75,17 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
     prepare(profile, only)
     times = {}
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+    if train and executor != "local":
+        t0 = time.perf_counter()
+        kw = dict(executor_kw or {}, data_root=str(data_root) if data_root else None, progress=progress)
+        if executor == "ray":
+            n = executors.run_ray(cfgs, **kw)
+        else:
+            n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit", **kw)
+        times["units"] = time.perf_counter() - t0
+        print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
     for e, cfg in cfgs.items():
         t0 = time.perf_counter()
         print(f"[dboost.batch] {profile}/{e}: start", flush=True)
@@ -143,6 +160,15 @@ def main(argv=None) -> int:
     ap.add_argument("--no-notebooks", action="store_true", help="run the experiment functions without papermill")
     ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
     ap.add_argument("--no-publish", action="store_true", help="leave book/results as it is")
+    ap.add_argument("--executor", default="local", choices=EXECUTORS,
+                    help="where units train: in-process (default), Ray tasks, or SLURM jobs via submitit")
+    ap.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
+    ap.add_argument("--gpus-per-unit", type=float, default=None, help="Ray: GPUs per unit (default 1 on CUDA, else 0)")
+    ap.add_argument("--cpus-per-unit", type=int, default=1, help="Ray/SLURM: CPU threads per unit (default 1)")
+    ap.add_argument("--slurm-partition", default=None, help="SLURM partition")
+    ap.add_argument("--slurm-time", type=int, default=60, help="SLURM time limit per unit, minutes")
+    ap.add_argument("--slurm-gpus", type=int, default=None, help="SLURM GPUs per task (default 1 on CUDA, else 0)")
+    ap.add_argument("--slurm-parallel", type=int, default=64, help="SLURM array parallelism (jobs at once)")
     ap.add_argument("--no-train", action="store_true", help="render the notebooks from the rows already in runs/ "
                     "(a run still going elsewhere); trains nothing")
     a = ap.parse_args(argv)
@@ -157,8 +183,14 @@ def main(argv=None) -> int:
             return 0
         if a.no_train and a.no_notebooks:
             raise ValueError("--no-train with --no-notebooks would do nothing")
+        kw = dict(address=a.ray_address, gpus_per_unit=a.gpus_per_unit, cpus_per_unit=a.cpus_per_unit) \
+            if a.executor == "ray" else dict(partition=a.slurm_partition, time_min=a.slurm_time,
+                                             gpus_per_task=a.slurm_gpus, cpus_per_task=a.cpus_per_unit,
+                                             array_parallelism=a.slurm_parallel) if a.executor == "slurm" else {}
+        if a.executor != "local":
+            executors._need({"ray": "ray", "slurm": "submitit"}[a.executor], a.executor)  # before any data loads
         run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root,
-            publish_book=not a.no_publish, train=not a.no_train)
+            publish_book=not a.no_publish, train=not a.no_train, executor=a.executor, executor_kw=kw)
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost.batch: error: {e}", file=sys.stderr)
         return 2

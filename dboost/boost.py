@@ -58,6 +58,29 @@ def _summary(t: torch.Tensor) -> dict:
                 min=float(t.min()), max=float(t.max()))
 
 
+def chain(rule: str, members: int, n: int, train_member: Callable[[int, torch.Tensor], torch.Tensor | None],
+          **rule_params):
+    """Thesis Algorithm 1, one member at a time -- the one implementation used by :func:`boost` and by
+    the batch experiments (:mod:`dboost.experiments`).
+
+    For t = 0 .. members-1: the gaps of member t from the margins of the members so far
+    (``next_gaps``), then ``train_member(t, gaps)``, which returns member t's training-set margins
+    -- or None when the member is not available yet (a batch run collecting the units still to
+    train), which ends the chain there.  Yields ``(t, gaps, margins)``.
+    """
+    _check_rule(rule, rule_params)
+    if int(members) != members or members < 1:
+        raise ValueError(f"members must be a positive int; got {members}")
+    history: list[torch.Tensor] = []
+    for t in range(members):
+        gaps = next_gaps(rule, history, n=n, **rule_params)
+        m = train_member(t, gaps)
+        if m is None:
+            return
+        history.append(m)
+        yield t, gaps, m
+
+
 def boost(make_model: Callable[[int], nn.Module], train_set: Split, test_set: Split | None, *, rule: str, members: int,
           recipe="authors", margin_source: str = "last", seed: int = 0, device=None, progress: bool = True,
           on_member: Callable | None = None, train_kw: dict | None = None, **rule_params):
@@ -75,27 +98,25 @@ def boost(make_model: Callable[[int], nn.Module], train_set: Split, test_set: Sp
         raise ValueError(f"members must be a positive int; got {members}")
     from .metrics import evaluate
 
-    history: list[torch.Tensor] = []
     trained: list[nn.Module] = []
     records = []
-    for t in range(members):
-        gaps = next_gaps(rule, history, n=len(train_set), **rule_params)
+
+    def train_member(t, gaps):
         model = make_model(t)
         rec = train(model, train_set, recipe=recipe, gaps=gaps, device=device, seed=seed + t, progress=progress,
                     **(train_kw or {}))
         trained.append(model)
-        ens = Ensemble(trained)
+        records.append(dict(wall_time_s=rec["wall_time_s"], train_record=rec))
         if margin_source == "last":
-            m = margins(predict_logits(model, train_set, device=device), train_set.y)
-        else:
-            m = margins(ens.log_proba(train_set).float(), train_set.y)
-        history.append(m)
+            return margins(predict_logits(model, train_set, device=device), train_set.y)
+        return margins(Ensemble(trained).log_proba(train_set).float(), train_set.y)
+
+    for t, gaps, m in chain(rule, members, len(train_set), train_member, **rule_params):
         record = dict(member=t + 1, rule=rule, margin_source=margin_source, gap=_summary(gaps),
-                      train_margin=_summary(m), train_acc=float((m > 0).double().mean()),
-                      wall_time_s=rec["wall_time_s"], train_record=rec)
+                      train_margin=_summary(m), train_acc=float((m > 0).double().mean()), **records[t])
         if test_set is not None:
-            record["test"] = evaluate(ens, test_set)
-        records.append(record)
+            record["test"] = evaluate(Ensemble(trained), test_set)
+        records[t] = record
         if on_member is not None:
-            on_member(t, model, record)
+            on_member(t, trained[t], record)
     return Ensemble(trained), records

@@ -33,7 +33,8 @@ from .loss import margins
 from .metrics import evaluate_member_logits, evaluate_scores, logged_style_mean_margin, margin_summary, min_width
 from .models import build
 from .results import Store, environment
-from .rules import RULES, next_gaps
+from .boost import chain
+from .rules import RULES
 from .train import RECIPES, predict_logits, train
 
 EXPERIMENTS = ("gap_sweep", "frozen_last_layer", "architectures", "boosting", "training_length")
@@ -150,6 +151,9 @@ class Config:
     progress: bool = True
     log: list = field(default_factory=list)
     units: Store | None = None
+    overrides: dict = field(default_factory=dict)  # configure(**overrides): a worker rebuilds the same data
+    collect: dict | None = None  # key -> UnitSpec of units still to train (executors other than local)
+    executor: str = "local"      # recorded in every unit row
 
     def __post_init__(self):
         if self.units is None:
@@ -254,7 +258,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     store = Store(profile, experiment)
     store.check()
     Store(profile, "units").check()
-    return Config(experiment, profile, p, dev, tr, te, store, progress)
+    return Config(experiment, profile, p, dev, tr, te, store, progress, overrides=dict(overrides))
 
 
 def run(cfg: Config, train: bool = True):
@@ -314,6 +318,19 @@ def unit_key(config: dict) -> str:
     return "u" + hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
 
 
+@dataclass
+class UnitSpec:
+    """Everything needed to train one unit anywhere (picklable: sent to Ray or SLURM workers)."""
+    key: str
+    profile: str
+    experiment: str            # the experiment that asked for it (a worker configures its data from it)
+    overrides: dict            # the profile overrides of the driver's run (data sizes must match)
+    config: dict               # unit_config(...): what the key hashes
+    gaps: float | torch.Tensor
+    train_kw: dict
+    min_width_n: int | None = None
+
+
 def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
                epochs=None, min_width_n: int | None = None, need_outputs: bool = False) -> tuple[dict, dict | None]:
     """The row of one network (trained unless its unit exists) and, if ``need_outputs``, its
@@ -321,7 +338,9 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
 
     The cache (``runs/<profile>/units/cache/``) is not committed: where it is gone and outputs
     are needed, the unit is retrained (deterministically on a CPU at a fixed thread count) and its
-    committed row is kept.
+    committed row is kept.  When ``cfg.collect`` is a dict (a batch run on other executors), a unit
+    that would have to be trained is not: its :class:`UnitSpec` is added there and (None, None)
+    returned, so the caller stops where the unit's results are needed.
     """
     p = cfg.p
     arch, width = arch or p["arch"], width or p["width"]
@@ -334,60 +353,90 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
     if row is not None and not need_outputs and not wants_width:
         return row, None
     out = cfg.units.load_tensors(key) if row is not None else None
-    torch.manual_seed(seed)  # the model's init (head first: see dboost.models)
-    model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **ucfg["head"])
-    if out is not None:
+    if out is None:
+        spec = UnitSpec(key, cfg.profile, cfg.experiment, dict(cfg.overrides), ucfg, g, dict(train_kw or {}),
+                        min_width_n)
+        if cfg.collect is not None:
+            cfg.collect.setdefault(key, spec)
+            return None, None
+        new_row, out = measure_unit(cfg, spec)
+        row = store_unit(cfg.units, new_row, out)
+        wants_width = bool(min_width_n) and row.get("min_width") is None
+    if wants_width:  # asked for by a later experiment: from the cached weights, no retraining
+        model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **ucfg["head"])
         model.load_state_dict(out["state"])
-    else:
-        rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
-                    gaps=g, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
-                    **(train_kw or {}))
-        t_eval = time.perf_counter()
-        tr_logits = predict_logits(model, cfg.train_set, device=cfg.device)
-        te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
-        m = margins(tr_logits, cfg.train_set.y)
-        hp = RECIPES[p["recipe"]]
-        e = environment(cfg.device)
-        out = dict(test_logits=te_logits, train_margins=m, wall=torch.tensor(rec["wall_time_s"]),
-                   trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}",
-                   state={k: v.detach().cpu() for k, v in model.state_dict().items()})
-        if row is None:
-            row = dict(unit=key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
-                       n_train=len(cfg.train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
-                       recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
-                       precision=rec["precision"], seed=seed, arch=arch, width=width, model=model.config,
-                       gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
-                       gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
-                       train_kw=train_kw or {},
-                       train_acc=float((tr_logits.argmax(1) == cfg.train_set.y).double().mean()),
-                       train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
-                       logged_mean_margin=logged_style_mean_margin(
-                           model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"],
-                           flip=hp["flip"], pad_mode=hp.get("pad_mode", "zeros"),
-                           rotate_deg=hp.get("rotate_deg", 0.0), seed=seed, device=cfg.device),
-                       test=evaluate_scores(te_logits, cfg.test_set.y), train_loss_last=rec["losses"][-1],
-                       train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"],
-                       steps=rec["steps"], env=environment(cfg.device))
-            row["eval_wall_time_s"] = time.perf_counter() - t_eval
-        cfg.units.save_tensors(key, **out)
-    if wants_width:
-        row = dict(row, min_width=min_width(model, cfg.train_set, n=min(min_width_n, len(cfg.train_set)),
-                                            device=cfg.device), min_width_n=min(min_width_n, len(cfg.train_set)))
-    if cfg.units.get(key) != row:
-        cfg.units.put(key, row)
+        n = min(min_width_n, len(cfg.train_set))
+        row = dict(row, min_width=min_width(model, cfg.train_set, n=n, device=cfg.device), min_width_n=n)
+        cfg.units.put(key, {k: v for k, v in row.items() if k not in ("key", "finished_at")})
+        row = cfg.units.get(key)
+    return row, out
+
+
+def store_unit(units: Store, row: dict, out: dict) -> dict:
+    """Save a trained unit's outputs and, unless the unit already has a (committed) row, its row."""
+    units.save_tensors(row["unit"], **out)
+    old = units.get(row["unit"])
+    if old is not None:
+        return old
+    units.put(row["unit"], row)
+    return units.get(row["unit"])
+
+
+def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
+    """Train the unit ``spec`` on ``cfg``'s data and device; return its row and outputs (nothing is written)."""
+    import socket
+    p, ucfg, seed = cfg.p, spec.config, spec.config["seed"]
+    torch.manual_seed(seed)  # the model's init (head first: see dboost.models)
+    model = build(ucfg["arch"], num_classes=cfg.train_set.num_classes, width=ucfg["width"], **ucfg["head"])
+    rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
+                gaps=spec.gaps, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
+                **spec.train_kw)
+    t_eval = time.perf_counter()
+    tr_logits = predict_logits(model, cfg.train_set, device=cfg.device)
+    te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
+    m = margins(tr_logits, cfg.train_set.y)
+    hp = RECIPES[p["recipe"]]
+    e = environment(cfg.device)
+    g = spec.gaps
+    out = dict(test_logits=te_logits, train_margins=m, wall=torch.tensor(rec["wall_time_s"]),
+               trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}",
+               state={k: v.detach().cpu() for k, v in model.state_dict().items()})
+    row = dict(unit=spec.key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
+               n_train=len(cfg.train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
+               recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
+               precision=rec["precision"], seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
+               gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
+               gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
+               train_kw=spec.train_kw,
+               train_acc=float((tr_logits.argmax(1) == cfg.train_set.y).double().mean()),
+               train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
+               logged_mean_margin=logged_style_mean_margin(
+                   model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"], flip=hp["flip"],
+                   pad_mode=hp.get("pad_mode", "zeros"), rotate_deg=hp.get("rotate_deg", 0.0), seed=seed,
+                   device=cfg.device),
+               test=evaluate_scores(te_logits, cfg.test_set.y), train_loss_last=rec["losses"][-1],
+               train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"], steps=rec["steps"],
+               env=e, executor=cfg.executor, worker_host=socket.gethostname())
+    if spec.min_width_n:
+        n = min(spec.min_width_n, len(cfg.train_set))
+        row.update(min_width=min_width(model, cfg.train_set, n=n, device=cfg.device), min_width_n=n)
+    row["eval_wall_time_s"] = time.perf_counter() - t_eval
     return row, out
 
 
 # ----------------------------------------------------------------------------- one model
 
 def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-            min_width_n: int | None = None, epochs: int | None = None, extra=None) -> dict:
-    """The row ``key`` of this experiment: its unit's row (trained if new) plus the experiment's labels."""
+            min_width_n: int | None = None, epochs: int | None = None, extra=None) -> dict | None:
+    """The row ``key`` of this experiment: its unit's row (trained if new) plus the experiment's labels.
+    None when the unit is only collected (``cfg.collect``), not trained."""
     row = cfg.store.get(key)
     if row is not None:
         return row
     unit, _ = train_unit(cfg, seed=seed, gap=gap, arch=arch, width=width, build_kw=build_kw, train_kw=train_kw,
                          epochs=epochs, min_width_n=min_width_n)
+    if unit is None:
+        return None
     row = {k: v for k, v in unit.items() if k not in ("key", "finished_at", "config")}
     row.update(experiment=cfg.experiment, unit_finished_at=unit.get("finished_at"), **(extra or {}))
     cfg.store.put(key, row)
@@ -398,6 +447,8 @@ def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, *
     """The paired comparison: gap 0, then gap = the train mean margin m0 of that gap-0 model."""
     labels = dict(labels or {}, variant=prefix)
     base = fit_one(cfg, f"{prefix}_seed{seed}_gap0", seed=seed, gap=0.0, extra=dict(labels, gap_label="0"), **kw)
+    if base is None:  # collecting: the gap-m0 unit's gap is not known before the gap-0 unit is trained
+        return None, None
     m0 = base["train_mean_margin"]
     disc = fit_one(cfg, f"{prefix}_seed{seed}_gapm0", seed=seed, gap=max(m0, 0.0),
                    extra=dict(labels, gap_label="m0", m0=m0), **kw)
@@ -424,19 +475,20 @@ def _gap_sweep(cfg: Config) -> None:
     for s in p["claim_seeds"]:
         _gap_pair(cfg, "sweep", s, **mw)
 
-    def point(s, k):
-        if k == 0:
-            return cfg.store.get(f"sweep_seed{s}_gap0")
-        if k == 1:
-            return _gap_pair(cfg, "sweep", s, **mw)[1]
-        m0 = cfg.store.get(f"sweep_seed{s}_gap0")["train_mean_margin"]
+    def point(s, k):  # the row of gap k x m0 on seed s (None while collecting units still to train)
+        base, disc = _gap_pair(cfg, "sweep", s, **mw)
+        if k in (0, 1) or base is None:
+            return base if k == 0 else disc
+        m0 = base["train_mean_margin"]
         return fit_one(cfg, f"sweep_seed{s}_gapm0x{k:g}", seed=s, gap=float(k * max(m0, 0.0)), **mw,
                        extra=dict(gap_label=f"m0x{k:g}", gap_mult=float(k), m0=m0, variant="sweep"))
 
     if p["grid"] == "full":
         for s in p["seeds"]:
-            _gap_pair(cfg, "sweep", s, **mw)
-            m0 = cfg.store.get(f"sweep_seed{s}_gap0")["train_mean_margin"]
+            base, _ = _gap_pair(cfg, "sweep", s, **mw)
+            if base is None:
+                continue
+            m0 = base["train_mean_margin"]
             grid = [(f"m0x{k:g}", k * m0) for k in p["gap_mults"] if k != 1.0] if p["gap_mults"] else \
                    [(f"g{g:.3g}", g) for g in p["gap_abs"]]
             for label, g in grid:
@@ -446,11 +498,14 @@ def _gap_sweep(cfg: Config) -> None:
     s0 = p["seeds"][0]
     _gap_pair(cfg, "sweep", s0, **mw)
     mults = sorted({0.0, 1.0, *map(float, p["gap_mults"])})
-    acc = {k: point(s0, k)["test"]["acc"] for k in mults}
-    while max(acc, key=acc.get) == mults[-1] and 2 * mults[-1] <= p["gap_mult_max"]:
+    rows = {k: point(s0, k) for k in mults}
+    while None not in rows.values() and max(rows, key=lambda k: rows[k]["test"]["acc"]) == mults[-1] \
+            and 2 * mults[-1] <= p["gap_mult_max"]:
         mults.append(2 * mults[-1])
-        acc[mults[-1]] = point(s0, mults[-1])["test"]["acc"]
-    i = mults.index(max(acc, key=acc.get))
+        rows[mults[-1]] = point(s0, mults[-1])
+    if None in rows.values():
+        return  # collecting: the rest of the grid depends on the points still to train
+    i = mults.index(max(rows, key=lambda k: rows[k]["test"]["acc"]))
     for s in p["claim_seeds"]:
         for k in mults[max(i - 1, 0): i + 2]:
             point(s, k)
@@ -527,27 +582,34 @@ def _boosting(cfg: Config) -> None:
             if all(st.has(f"{rule}_seed{s}_m{t + 1}") for t in range(p["members"])):
                 continue  # finished
             const = RULES[rule][0]
-            params = dict(c=_boost_m0(cfg, s)) if const else {}
-            history, test_logits = [], []
-            for t in range(p["members"]):
-                key = f"{rule}_seed{s}_m{t + 1}"
-                gaps = next_gaps(rule, history, n=len(cfg.train_set), **params)
+            c = _boost_m0(cfg, s) if const else None
+            if const and c is None:
+                continue  # collecting: c is the m0 of a gap-0 unit still to train
+            params = dict(c=c) if const else {}
+            trained = []  # (unit row, outputs) of each member so far
+
+            def train_member(t, gaps):  # one member = one unit; None while collecting
                 unit, out = train_unit(cfg, seed=member_seed(s, t), gap=member_gap(rule, gaps, t, **params),
                                        need_outputs=True)
-                history.append(out["train_margins"])
-                test_logits.append(out["test_logits"])
+                if unit is not None:
+                    trained.append((unit, out))
+                return None if out is None else out["train_margins"]
+
+            for t, gaps, m in chain(rule, p["members"], len(cfg.train_set), train_member, **params):
+                key = f"{rule}_seed{s}_m{t + 1}"
+                unit, out = trained[t]
                 if st.has(key):
                     continue
                 st.put(key, dict(_common(cfg), seed=s, rule=rule, members=t + 1, c=params.get("c"),
                                  gap=dict(mean=float(gaps.double().mean()), std=float(gaps.double().std())),
                                  member_seed=member_seed(s, t), member_unit=unit["unit"],
                                  precision=unit.get("precision"),
-                                 member_train_margin=margin_summary(history[-1]),
-                                 member_train_acc=float((history[-1] > 0).double().mean()),
-                                 member_test_acc=float((test_logits[-1].argmax(1) == y_te).double().mean()),
+                                 member_train_margin=margin_summary(m),
+                                 member_train_acc=float((m > 0).double().mean()),
+                                 member_test_acc=float((out["test_logits"].argmax(1) == y_te).double().mean()),
                                  member_wall_time_s=float(out["wall"]), shared_first_member=(t == 0),
                                  member_trained_on=out.get("trained_on", "unknown"),
-                                 test=evaluate_member_logits(torch.stack(test_logits), y_te),
+                                 test=evaluate_member_logits(torch.stack([o["test_logits"] for _, o in trained]), y_te),
                                  arch=p["arch"], width=p["width"]))
 
 
@@ -559,9 +621,11 @@ def _common(cfg: Config) -> dict:
                 batch_size=p["batch_size"], env=environment(cfg.device))
 
 
-def _boost_m0(cfg: Config, seed: int) -> float:
-    """c of the constant rules: m0, the train mean margin of the shared gap-0 first member."""
+def _boost_m0(cfg: Config, seed: int) -> float | None:
+    """c of the constant rules: m0, the train mean margin of the shared gap-0 first member (None
+    while collecting, before that unit is trained)."""
     for r in cfg.store.rows():  # a finished constant-rule row already records it
         if r.get("seed") == seed and r.get("c") is not None:
             return float(r["c"])
-    return float(train_unit(cfg, seed=member_seed(seed, 0), gap=0.0)[0]["train_mean_margin"])
+    unit, _ = train_unit(cfg, seed=member_seed(seed, 0), gap=0.0)
+    return None if unit is None else float(unit["train_mean_margin"])

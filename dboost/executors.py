@@ -1,0 +1,241 @@
+"""Where the training units of a batch run execute: in-process (``local``), on Ray, or on SLURM.
+
+    python -m dboost.batch --profile paper --executor ray     [--ray-address HOST:PORT]
+    python -m dboost.batch --profile paper --executor slurm   [--slurm-partition gpu --slurm-time 60 ...]
+
+A run is a sequence of *rounds*.  In each round the experiment functions are executed in
+*collect* mode (:mod:`dboost.experiments`): every unit whose inputs are known but which is not
+in ``runs/`` yet is collected instead of trained -- the gap-0 nets first, then the gap-m0 nets
+(whose gap is the gap-0 net's margin), the grid, and one boosting member per chain and round
+(member t+1 needs member t's margins).  The collected units are sent to the engine; the
+*driver* (this process) writes every returned unit into the row store, atomically, so workers
+need no shared filesystem for results and a unit already in ``runs/`` is never sent again.
+When a round collects nothing, the experiments run once more normally, which only writes the
+experiment rows from the stored units.
+
+``local`` is today's behaviour: the experiment functions train in-process, one unit at a time.
+Ray and submitit are optional extras (``pip install -e ".[ray]"`` / ``".[slurm]"``).
+"""
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import warnings
+
+from . import experiments
+
+EXECUTORS = ("local", "ray", "slurm")
+_WORKER_CFGS: dict = {}  # a worker process keeps its loaded data between units
+
+
+def _need(module: str, extra: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        raise ValueError(f"--executor {extra} needs {module}: pip install -e \".[{extra}]\" (or pip install {module})") \
+            from None
+
+
+def execute_unit(spec: experiments.UnitSpec, device: str, data_root: str | None = None, threads: int | None = None,
+                 executor: str = "ray", gpu_index: int | None = None):
+    """Train one unit on a worker; returns (row, outputs).  Runs in a Ray task or a SLURM job.
+
+    The worker loads the data set itself (``data_root`` or ``$DBOOST_DATA`` on the worker) once per
+    process.  ``gpu_index`` pins the job to one GPU where the engine does not (submitit's local
+    executor); Ray sets ``CUDA_VISIBLE_DEVICES`` per task itself.
+    """
+    if gpu_index is not None:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpu_index)
+    fault = os.environ.get("DBOOST_FAULT_KILL_ONCE")  # fault injection for the tests: die once, mid-unit
+    if fault and not os.path.exists(fault):
+        open(fault, "w").close()
+        os.kill(os.getpid(), signal.SIGKILL)
+    import torch
+    if threads:
+        torch.set_num_threads(threads)
+    k = (spec.profile, spec.experiment, device, data_root, tuple(sorted(spec.overrides.items())))
+    if k not in _WORKER_CFGS:
+        _WORKER_CFGS[k] = experiments.configure(spec.experiment, spec.profile, device=device, data_root=data_root,
+                                                progress=False, **spec.overrides)
+    cfg = _WORKER_CFGS[k]
+    cfg.executor = executor
+    row, out = experiments.measure_unit(cfg, spec)
+    row["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    return row, out
+
+
+def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000) -> int:
+    """Collect, submit, store -- until nothing is left to train.  Returns the number of units trained."""
+    done, failed_before = 0, set()
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(desc="units", unit="unit")
+    try:
+        for _ in range(max_rounds):
+            pending: dict = {}
+            for cfg in cfgs.values():
+                cfg.collect = pending
+                experiments.run(cfg)
+            if not pending:
+                break
+            if bar is not None:
+                bar.total = (bar.total or 0) + len(pending)
+                bar.refresh()
+            failed = set()
+            for key, result in submit(list(pending.values())):
+                if isinstance(result, BaseException):
+                    failed.add(key)
+                    print(f"[dboost.batch] unit {key} failed: {type(result).__name__}: {result}", file=sys.stderr,
+                          flush=True)
+                    continue
+                row, out = result
+                any_cfg = next(iter(cfgs.values()))
+                experiments.store_unit(any_cfg.units, row, out)
+                done += 1
+                if bar is not None:
+                    bar.update(1)
+            if failed and failed <= failed_before:
+                raise RuntimeError(f"{len(failed)} unit(s) failed twice, e.g. {sorted(failed)[0]}; "
+                                   "see the messages above (errors in dboost are not retried blindly)")
+            failed_before |= failed
+    finally:
+        if bar is not None:
+            bar.close()
+        for cfg in cfgs.values():
+            cfg.collect = None
+    for cfg in cfgs.values():  # every unit is stored: this only writes the experiment rows
+        experiments.run(cfg)
+    return done
+
+
+# ----------------------------------------------------------------------------- Ray
+
+def run_ray(cfgs: dict, *, address: str | None = None, gpus_per_unit: float | None = None, cpus_per_unit: int = 1,
+            data_root: str | None = None, progress: bool = False, max_retries: int = 3, init_kw: dict | None = None,
+            runtime_env: dict | None = None) -> int:
+    """Each unit a Ray task (``num_gpus`` per unit on GPU machines); a local instance unless
+    ``address`` or ``$RAY_ADDRESS`` names a cluster.  Workers that die are retried
+    (``max_retries``); exceptions raised by dboost are not (``retry_exceptions=False``)."""
+    ray = _need("ray", "ray")
+    device = next(iter(cfgs.values())).device
+    if gpus_per_unit is None:
+        gpus_per_unit = 1 if device.startswith("cuda") else 0
+    if not ray.is_initialized():
+        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
+                 **(init_kw or {}))
+    # On a GPU each task sees one device through CUDA_VISIBLE_DEVICES: it trains on "cuda" (= its GPU).
+    dev = "cuda" if device.startswith("cuda") else device
+    opts = dict(runtime_env=runtime_env) if runtime_env else {}
+    task = ray.remote(num_gpus=gpus_per_unit, num_cpus=cpus_per_unit, max_retries=max_retries,
+                      retry_exceptions=False, **opts)(execute_unit)
+
+    def submit(specs):
+        refs = {task.remote(s, dev, data_root, cpus_per_unit, "ray"): s.key for s in specs}
+        while refs:
+            ready, _ = ray.wait(list(refs), num_returns=1)
+            key = refs.pop(ready[0])
+            try:
+                yield key, ray.get(ready[0])
+            except Exception as e:  # noqa: BLE001 -- reported per unit by _rounds
+                yield key, e
+    return _rounds(cfgs, submit, progress)
+
+
+# ----------------------------------------------------------------------------- SLURM (submitit)
+
+def run_slurm(cfgs: dict, *, folder, partition: str | None = None, time_min: int = 60, gpus_per_task: int | None = None,
+              cpus_per_task: int = 4, array_parallelism: int = 64, cluster: str | None = None,
+              data_root: str | None = None, progress: bool = False) -> int:
+    """Each round one submitit job array (``map_array``).  Without SLURM (no ``sbatch``) it falls
+    back to submitit's local executor with a one-line warning, as ``AutoExecutor`` does; there
+    each job is pinned to one GPU (round robin) since that executor hands GPU 0 to every job."""
+    submitit = _need("submitit", "slurm")
+    device = next(iter(cfgs.values())).device
+    if cluster is None:
+        cluster = "slurm" if _has_slurm() else "local"
+        if cluster == "local":
+            warnings.warn("no SLURM here (sbatch not found): running the jobs with submitit's local executor",
+                          stacklevel=2)
+    ex = submitit.AutoExecutor(folder=str(folder), cluster=cluster)
+    gpus = gpus_per_task if gpus_per_task is not None else (1 if device.startswith("cuda") else 0)
+    params = dict(timeout_min=time_min, cpus_per_task=cpus_per_task)
+    if cluster == "slurm":
+        params.update(slurm_partition=partition, slurm_array_parallelism=array_parallelism, gpus_per_node=gpus)
+        params = {k: v for k, v in params.items() if v is not None}
+    ex.update_parameters(**params)
+    n_gpu = _visible_gpus() if (cluster == "local" and gpus) else 0
+    dev = "cuda" if device.startswith("cuda") else device
+
+    def submit(specs):
+        n = len(specs)
+        gpu_idx = [i % n_gpu for i in range(n)] if n_gpu else [None] * n
+        if cluster == "debug":  # in-process: one job after another
+            jobs = [ex.submit(execute_unit, s, dev, data_root, cpus_per_task, "slurm", g) for s, g in zip(specs, gpu_idx)]
+        else:
+            jobs = ex.map_array(execute_unit, specs, [dev] * n, [data_root] * n, [cpus_per_task] * n, ["slurm"] * n,
+                                gpu_idx)
+        keys = {id(j): s.key for j, s in zip(jobs, specs)}
+        for job in submitit.helpers.as_completed(jobs):
+            try:
+                yield keys[id(job)], job.result()
+            except Exception as e:  # noqa: BLE001 -- a failed or preempted job: reported, resubmitted once
+                yield keys[id(job)], e
+    return _rounds(cfgs, submit, progress)
+
+
+def _has_slurm() -> bool:
+    import shutil
+    return shutil.which("sbatch") is not None
+
+
+def _visible_gpus() -> int:
+    import torch
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+# ----------------------------------------------------------------------------- the plan, without training
+
+def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> list[dict]:
+    """The units a run of ``profile`` trains, in the rounds an executor would send them, without
+    training anything: each collected unit is answered by a stand-in result (test accuracy falling
+    with the gap, so an adaptive grid is assumed to peak inside its first grid; random margins, so
+    per-sample gaps differ as real ones do).  Shared units appear once.  Nothing is written under
+    ``runs/`` (the stand-in rows go to a temporary folder).  Returns one dict per unit:
+    round, key, experiment (the first that asked for it), seed, epochs, gap (mean), head.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import torch
+
+    from .results import Store
+    only = list(only or experiments.PROFILES[profile]["experiments"])
+    cfgs = {e: experiments.configure(e, profile, seeds=seeds, data_root=data_root, progress=False, **overrides)
+            for e in only}
+    units: list[dict] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for cfg in cfgs.values():
+            cfg.store = Store(profile, cfg.experiment, root=Path(tmp))
+            cfg.units = Store(profile, "units", root=Path(tmp))
+        n_round = [0]
+
+        def submit(specs):
+            n_round[0] += 1
+            for s in specs:
+                cfg = cfgs[s.experiment]
+                g = torch.Generator().manual_seed(int(s.key[1:9], 16))
+                gap = float(s.gaps.double().mean()) if isinstance(s.gaps, torch.Tensor) else float(s.gaps)
+                acc = 1.0 / (2.0 + abs(gap))
+                units.append(dict(round=n_round[0], key=s.key, experiment=s.experiment, seed=s.config["seed"],
+                                  epochs=s.config["epochs"], gap=gap, head=s.config["head"]["head"]))
+                m = torch.randn(len(cfg.train_set), generator=g) + 1.0
+                row = dict(unit=s.key, config=s.config, profile=profile, seed=s.config["seed"], gap=gap,
+                           train_acc=1.0, train_mean_margin=float(m.double().mean()), test=dict(acc=acc),
+                           precision=s.config["precision"], min_width=0.0 if s.min_width_n else None)
+                out = dict(test_logits=torch.zeros(len(cfg.test_set), cfg.test_set.num_classes), train_margins=m,
+                           wall=torch.tensor(0.0), trained_on="plan", state={})
+                yield s.key, (row, out)
+        _rounds(cfgs, submit, progress=False)
+    return units

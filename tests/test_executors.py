@@ -1,0 +1,159 @@
+"""The plan of training units and the executors (local, Ray, submitit): same rows wherever units train.
+
+The Ray and submitit tests need the optional extras and are skipped without them; they use a
+small smoke configuration and one thread per unit, so the rows are bit-identical to an
+in-process run at one thread (CPU training is deterministic at a fixed thread count).
+"""
+import json
+import os
+
+import pytest
+import torch
+
+from dboost import executors, experiments
+
+SMALL = dict(n_train=200, n_test=100, batch_size=25, members=2, rules=("zero", "save_mean_reverse", "constant"),
+             archs=("resnet9",), lengths=(1, 2))
+METRICS = ("acc", "nll", "auc_proba", "ece")
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
+    return tmp_path / "runs"
+
+
+@pytest.fixture
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _rows(root, profile="smoke"):
+    out = {}
+    for p in sorted((root / profile).glob("*/rows/*.json")):
+        if p.parts[-3] == "units":
+            continue
+        r = json.loads(p.read_text())
+        out[(p.parts[-3], p.stem)] = tuple(r["test"][m] for m in METRICS)
+    return out
+
+
+def _cfgs(only, **kw):
+    return {e: experiments.configure(e, "smoke", device="cpu", progress=False, **dict(SMALL, **kw)) for e in only}
+
+
+# ----------------------------------------------------------------------------- the plan
+
+def test_plan_smoke_counts_shared_units_once_and_orders_chains(runs):
+    units = executors.plan("smoke")
+    assert not runs.exists()  # the plan writes nothing under runs/
+    keys = [u["key"] for u in units]
+    assert len(keys) == len(set(keys))  # every unit once
+    p = experiments.PROFILES["smoke"]
+    # smoke: sweep 2 claim units + 2 grid points (0.25, 4; 1 is m0); heads 3 x 2 (frozen x10 = sweep's
+    # pair); archs 4 x 2 (resnet9 = sweep's pair); lengths 4 x 2 heads x 2 (the profile length 2 =
+    # the head study's pair); boosting: members 2..3 of 5 rules (member 1 shared: gap 0 for zero and
+    # the reverse rules = the sweep's gap-0 unit, gap c = m0 for the constant rules = its gap-m0 unit)
+    sweep = 2 + 2
+    heads = 2 * (len(p["heads"]) - 1)
+    archs = 2 * (len(p["archs"]) - 1)
+    lengths = 2 * 2 * (len(p["lengths"]) - 1)
+    boosting = len(p["rules"]) * (p["members"] - 1)
+    assert len(units) == sweep + heads + archs + lengths + boosting
+    # boosting chains: member t+1 of a chain comes in a later round than member t
+    # (member t >= 1 has seed 1000 (s + 1) + t; the constant rules start a round later: c is the
+    # gap-0 net's m0, so their first member is the gap-m0 unit of round 2)
+    boost = [u for u in units if u["experiment"] == "boosting"]
+    assert all(u["round"] >= u["seed"] % 1000 + 1 for u in boost)
+    assert sorted({u["round"] for u in boost}) == list(range(2, p["members"] + 2))
+    # gap-m0 units come after their gap-0 units
+    first = {u["round"] for u in units if u["gap"] == 0.0 and u["epochs"] == p["epochs"]}
+    assert min(first) == 1
+
+
+def test_plan_cpu_counts(runs):
+    if not os.environ.get("DBOOST_DATA"):
+        pytest.skip("needs CIFAR-10 (DBOOST_DATA)")
+    units = executors.plan("cpu")
+    p = experiments.PROFILES["cpu"]
+    heads_claim = [h for h in p["heads"] if h[0] in experiments.CLAIM_HEADS]
+    per_pair = 2
+    sweep = per_pair * len(p["claim_seeds"]) + (len([k for k in p["gap_mults"] if k != 1.0])) * len(p["seeds"])
+    heads = per_pair * (sum(len(p["claim_seeds"]) for _ in heads_claim) - len(p["claim_seeds"])
+                        + (len(p["heads"]) - len(heads_claim)) * len(p["seeds"]))
+    archs = per_pair * (len(p["archs"]) - 1) * len(p["arch_seeds"])
+    boosting = len(p["boost_seeds"]) * len(p["rules"]) * (p["members"] - 1)
+    assert len(units) == sweep + heads + archs + boosting
+    assert len({u["key"] for u in units}) == len(units)
+
+
+# ----------------------------------------------------------------------------- Ray
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, num_gpus=4, include_dashboard=False, log_to_driver=False)  # fake GPUs: bookkeeping only
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkeypatch, ray_local, one_thread):
+    only = ("gap_sweep", "boosting")
+    for cfg in _cfgs(only).values():
+        experiments.run(cfg)
+    local = _rows(runs)
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "ray"))
+    n = executors.run_ray(_cfgs(only), gpus_per_unit=1)
+    assert n > 0
+    assert _rows(tmp_path / "ray") == local
+    units = [json.loads(p.read_text()) for p in (tmp_path / "ray/smoke/units/rows").glob("*.json")]
+    assert {u["executor"] for u in units} == {"ray"}
+    assert {u["cuda_visible_devices"] for u in units} <= {"0", "1", "2", "3"}
+    # a second run finds every unit stored: nothing is sent out again
+    assert executors.run_ray(_cfgs(only), gpus_per_unit=1) == 0
+
+
+def test_ray_retries_a_killed_worker_without_loss_or_duplicates(runs, tmp_path, monkeypatch, ray_local):
+    marker = tmp_path / "killed-once"
+    monkeypatch.setenv("DBOOST_FAULT_KILL_ONCE", str(marker))
+    cfgs = _cfgs(("gap_sweep",))
+    # the env var must reach the workers: Ray workers inherit the driver's environment at start, so
+    # pass it through the task's runtime env
+    n = executors.run_ray(cfgs, gpus_per_unit=0, runtime_env={"env_vars": {"DBOOST_FAULT_KILL_ONCE": str(marker)}})
+    assert marker.exists()  # one worker did die mid-unit
+    stored = list((runs / "smoke/units/rows").glob("*.json"))
+    # retried, nothing lost, nothing twice (3 units for 4 rows: on the tiny synthetic set m0 < 0,
+    # so the gap-m0 net, clamped to gap 0, is the gap-0 unit)
+    assert n == len(stored) == 3
+    assert len(list((runs / "smoke/gap_sweep/rows").glob("*.json"))) == 4
+
+
+# ----------------------------------------------------------------------------- submitit
+
+@pytest.mark.parametrize("cluster", ["debug", "local"])
+def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, one_thread):
+    pytest.importorskip("submitit")
+    only = ("gap_sweep",)
+    for cfg in _cfgs(only).values():
+        experiments.run(cfg)
+    local = _rows(runs)
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / cluster))
+    n = executors.run_slurm(_cfgs(only), folder=tmp_path / "submitit", cluster=cluster, cpus_per_task=1, time_min=5)
+    assert n == 3  # 4 rows, 3 units (the clamped gap-m0 net is the gap-0 unit here)
+    assert _rows(tmp_path / cluster) == local
+
+
+def test_missing_extra_is_one_clear_error(monkeypatch):
+    import builtins
+    real = builtins.__import__
+
+    def no_ray(name, *a, **k):
+        if name == "ray":
+            raise ImportError("no ray")
+        return real(name, *a, **k)
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    with pytest.raises(ValueError, match=r'pip install -e "\.\[ray\]"'):
+        executors._need("ray", "ray")
