@@ -202,23 +202,19 @@ def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> li
     training anything: each collected unit is answered by a stand-in result (test accuracy falling
     with the gap, so an adaptive grid is assumed to peak inside its first grid; random margins, so
     per-sample gaps differ as real ones do).  Shared units appear once.  Nothing is written under
-    ``runs/`` (the stand-in rows go to a temporary folder).  Returns one dict per unit:
+    ``runs/`` (the stand-in rows live in memory).  Returns one dict per unit:
     round, key, experiment (the first that asked for it), seed, epochs, gap (mean), head.
     """
-    import tempfile
-    from pathlib import Path
-
     import torch
 
-    from .results import Store
     only = list(only or experiments.PROFILES[profile]["experiments"])
     cfgs = {e: experiments.configure(e, profile, seeds=seeds, data_root=data_root, progress=False, **overrides)
             for e in only}
     units: list[dict] = []
-    with tempfile.TemporaryDirectory() as tmp:
+    if True:  # every store in memory: nothing is written, and no CSV is rebuilt per row
+        shared = _MemoryStore()
         for cfg in cfgs.values():
-            cfg.store = Store(profile, cfg.experiment, root=Path(tmp))
-            cfg.units = Store(profile, "units", root=Path(tmp))
+            cfg.store, cfg.units = _MemoryStore(), shared
         n_round = [0]
 
         def submit(specs):
@@ -239,3 +235,28 @@ def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> li
                 yield s.key, (row, out)
         _rounds(cfgs, submit, progress=False)
     return units
+
+
+class _MemoryStore:
+    """The :class:`dboost.results.Store` interface in memory (for :func:`plan`)."""
+
+    def __init__(self):
+        self._rows, self._tensors = {}, {}
+
+    def has(self, key):
+        return key in self._rows
+
+    def get(self, key):
+        return self._rows.get(key)
+
+    def put(self, key, row):
+        self._rows[key] = dict(row, key=key)
+
+    def rows(self):
+        return [self._rows[k] for k in sorted(self._rows)]
+
+    def save_tensors(self, key, **tensors):
+        self._tensors[key] = tensors
+
+    def load_tensors(self, key):
+        return self._tensors.get(key)

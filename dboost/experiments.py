@@ -609,6 +609,7 @@ def _boosting(cfg: Config) -> None:
                                  member_test_acc=float((out["test_logits"].argmax(1) == y_te).double().mean()),
                                  member_wall_time_s=float(out["wall"]), shared_first_member=(t == 0),
                                  member_trained_on=out.get("trained_on", "unknown"),
+                                 executor=unit.get("executor", "local"),
                                  test=evaluate_member_logits(torch.stack([o["test_logits"] for _, o in trained]), y_te),
                                  arch=p["arch"], width=p["width"]))
 

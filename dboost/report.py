@@ -54,13 +54,14 @@ def provenance(df: pd.DataFrame) -> str:
         prec = "/".join(sorted({"bf16" if "cuda" in str(d) else "fp32" for d in where})) + \
             " (not recorded; the trainer's default for the device)"
     n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
+    ex = "/".join(sorted(set(df["executor"].fillna("local")))) if "executor" in df else "local"
     if first.get("split", "standard") == "authors":
         n_tr += ", the authors' split: 'test' = the last 5k training images"
     epochs = sorted(set(int(e) for e in df["epochs"]))
     epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
     return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
-            f"batch {int(first['batch_size'])} · precision {prec} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
+            f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
             f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
 
 
