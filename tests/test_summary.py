@@ -126,3 +126,25 @@ def test_claim3_needs_three_architectures_each_supported(runs):
     row = _claim(summary.claims_table("cpu"), "3.")
     assert row["verdict"] == "supported"              # 3 of 4 architectures win on every seed
     assert "wide_resnet: -0.0100" in row["ours"] and "not supported" in row["ours"]
+
+
+def test_headline_takes_each_claim_from_the_profile_that_can_decide_it(monkeypatch):
+    """>= 3 paired seeds first, then the regime closest to the poster's (gap-0 train accuracy), then scale."""
+    import pandas as pd
+    from dboost import summary
+    tables = {
+        "gpu": [("1. a", "supported"), ("2. b", "inconclusive (n=1 seed)"), ("4. c", "inconclusive (n=1 seed)")],
+        "interp": [("1. a", "not supported"), ("2. b", "inconclusive (n=2 seeds)"), ("T (ours). d", "supported")],
+        "cpu": [("1. a", "supported"), ("2. b", "supported"), ("4. c", "not yet run")],
+    }
+    acc = {"gpu": 0.89, "interp": 0.997, "cpu": 0.71}
+    monkeypatch.setattr(summary, "profiles_with_results", lambda: ["gpu", "interp", "cpu", "smoke"])
+    monkeypatch.setattr(summary, "regime", lambda p: dict(train_acc=acc[p], m0=1.0, text=f"acc {acc[p]}"))
+    monkeypatch.setattr(summary, "claims_table", lambda p=None: pd.DataFrame(
+        [dict(claim=c, poster="ref", ours=f"{p}:{c}", where=p, verdict=v) for c, v in tables[p]]))
+    h = summary.headline_table().set_index("claim")
+    assert h.loc["1. a", "ours"] == "interp:1. a"          # all decisive: the interpolating regime wins
+    assert h.loc["2. b", "ours"] == "cpu:2. b"             # the only decisive one, despite its regime
+    assert h.loc["4. c", "ours"] == "gpu:4. c"             # nothing decisive: closest regime that ran it
+    assert h.loc["T (ours). d", "ours"] == "interp:T (ours). d"  # a claim only one profile has
+    assert list(h.index) == ["1. a", "2. b", "4. c", "T (ours). d"]
