@@ -199,6 +199,9 @@ def main(argv=None) -> int:
         print(f"dboost.batch: error: {e}{hint}; every row written so far is complete: fix this and rerun to "
               "resume", file=sys.stderr)
         return 1
+    except executors.ExecutorError as e:
+        print(f"dboost.batch: error: {e}", file=sys.stderr)
+        return 1
     except Exception as e:  # noqa: BLE001
         if type(e).__name__ != "PapermillExecutionError":
             raise

@@ -29,6 +29,10 @@ EXECUTORS = ("local", "ray", "slurm")
 _WORKER_CFGS: dict = {}  # a worker process keeps its loaded data between units
 
 
+class ExecutorError(RuntimeError):
+    """An engine could not be started or joined (one line for the CLI)."""
+
+
 def _need(module: str, extra: str):
     try:
         return __import__(module)
@@ -123,8 +127,12 @@ def run_ray(cfgs: dict, *, address: str | None = None, gpus_per_unit: float | No
     if gpus_per_unit is None:
         gpus_per_unit = 1 if device.startswith("cuda") else 0
     if not ray.is_initialized():
-        ray.init(address=address or os.environ.get("RAY_ADDRESS"), include_dashboard=False, log_to_driver=False,
-                 **(init_kw or {}))
+        where = address or os.environ.get("RAY_ADDRESS")
+        try:
+            ray.init(address=where, include_dashboard=False, log_to_driver=False, **(init_kw or {}))
+        except Exception as e:  # noqa: BLE001 -- Ray raises bare Exceptions for start-up failures
+            raise ExecutorError(f"could not {'join the Ray cluster at ' + where if where else 'start a local Ray instance'}:"
+                                f" {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
     # On a GPU each task sees one device through CUDA_VISIBLE_DEVICES: it trains on "cuda" (= its GPU).
     dev = "cuda" if device.startswith("cuda") else device
     opts = dict(runtime_env=runtime_env) if runtime_env else {}
