@@ -57,3 +57,17 @@ def test_toc_lists_every_experiment_page():
     toc = (ROOT / "book" / "_toc.yml").read_text()
     for e in EXPERIMENTS + ("summary",):
         assert f"results/{e}" in toc
+
+
+def test_glossary_and_bibliography():
+    toc = (ROOT / "book" / "_toc.yml").read_text()
+    assert "file: glossary" in toc
+    text = (ROOT / "book" / "glossary.md").read_text()
+    bib = (ROOT / "book" / "references.bib").read_text()
+    import re
+    cited = set(re.findall(r"\{cite:p\}`([^`]+)`", text))
+    assert cited and all(f"{{{k}," in bib for k in cited), cited
+    assert "```{bibliography}" in text
+    for term in ("m_0", "logged-style", "ROC-AUC", "misclassification AUROC", "ECE", "paired seeds", "verdict",
+                 "regime", "unit", "executor", "save_mean_reverse"):
+        assert term in text, term
