@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import time
 import warnings
 
 from . import experiments
@@ -64,8 +65,10 @@ def execute_unit(spec: experiments.UnitSpec, device: str, data_root: str | None 
                                                 progress=False, **spec.overrides)
     cfg = _WORKER_CFGS[k]
     cfg.executor = executor
+    t0 = time.time()
     row, out = experiments.measure_unit(cfg, spec)
     row["cuda_visible_devices"] = os.environ.get("CUDA_VISIBLE_DEVICES")
+    row["worker_span"] = [t0, time.time()]  # wall-clock interval on the worker: which units overlapped
     return row, out
 
 

@@ -603,6 +603,7 @@ def _boosting(cfg: Config) -> None:
                 st.put(key, dict(_common(cfg), seed=s, rule=rule, members=t + 1, c=params.get("c"),
                                  gap=dict(mean=float(gaps.double().mean()), std=float(gaps.double().std())),
                                  member_seed=member_seed(s, t), member_unit=unit["unit"],
+                                 previous_member_unit=trained[t - 1][0]["unit"] if t else None,
                                  precision=unit.get("precision"),
                                  member_train_margin=margin_summary(m),
                                  member_train_acc=float((m > 0).double().mean()),

@@ -112,6 +112,18 @@ def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkey
     units = [json.loads(p.read_text()) for p in (tmp_path / "ray/smoke/units/rows").glob("*.json")]
     assert {u["executor"] for u in units} == {"ray"}
     assert {u["cuda_visible_devices"] for u in units} <= {"0", "1", "2", "3"}
+    # tasks that ran at the same time saw different GPUs (one GPU per unit)
+    for a in units:
+        for b in units:
+            if a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]:
+                assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
+    assert any(a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]
+               for a in units for b in units)  # and some did run at the same time
+    # boosting members name their predecessor: the chain order is in the rows
+    rows = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "ray/smoke/boosting/rows").glob("*.json")}
+    for k, r in rows.items():
+        prev = rows.get(k[:-1] + str(r["members"] - 1)) if r["members"] > 1 else None
+        assert r["previous_member_unit"] == (prev["member_unit"] if prev else None)
     # a second run finds every unit stored: nothing is sent out again
     assert executors.run_ray(_cfgs(only), gpus_per_unit=1) == 0
 
