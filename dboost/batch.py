@@ -98,8 +98,19 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
         times[e] = time.perf_counter() - t0
         print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
     if notebooks and publish_book:
-        publish(progress=progress)
+        if _publishes_elsewhere():
+            print(f"[dboost.batch] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
+                  f"and would replace the book's pages in {RESULTS}; set DBOOST_RESULTS to publish elsewhere, or "
+                  "use --publish-only", flush=True)
+        else:
+            publish(progress=progress)
     return times
+
+
+def _publishes_elsewhere() -> bool:
+    """A run on another runs folder ($DBOOST_RUNS: a test, a scratch run) must not overwrite the
+    repository's book/results unless publishing was pointed elsewhere too ($DBOOST_RESULTS)."""
+    return runs_root().resolve() != (ROOT / "runs").resolve() and not os.environ.get("DBOOST_RESULTS")
 
 
 def prepare(profile: str, only) -> None:

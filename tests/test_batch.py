@@ -93,3 +93,19 @@ def test_kill_9_then_resume(runs):
     store = Store("smoke", "boosting", runs)
     assert len(store.rows()) == 15
     assert not list(rows.parent.rglob("*.tmp"))
+
+
+def test_a_run_on_another_runs_folder_does_not_republish_the_book(tmp_path, monkeypatch, capsys):
+    """DBOOST_RUNS elsewhere (a scratch run, a test) must not replace book/results unless
+    DBOOST_RESULTS points the publishing elsewhere too."""
+    from dboost import batch
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
+    monkeypatch.delenv("DBOOST_RESULTS", raising=False)
+    calls = []
+    monkeypatch.setattr(batch, "_papermill", lambda *a, **k: None)  # no kernel: only the publishing decision
+    monkeypatch.setattr(batch, "publish", lambda **k: calls.append(k))
+    batch.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
+    assert calls == [] and "not publishing" in capsys.readouterr().out
+    monkeypatch.setenv("DBOOST_RESULTS", str(tmp_path / "results"))
+    batch.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
+    assert len(calls) == 1
