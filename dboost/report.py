@@ -116,9 +116,9 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
 
 def partial_note(cfg, df: pd.DataFrame) -> str:
     """A banner for a page rendered from the rows so far (``experiments.run(cfg, train=False)``)."""
-    return (f"**Rendered from the rows so far** ({len(df)} rows of `runs/{cfg.profile}/{cfg.experiment}/`): "
-            "this page was executed without training, while the run was still going. Tables and verdicts "
-            "cover the rows present; rerun `python -m dboost.batch --profile " + cfg.profile + "` to complete it.")
+    return (f"**Rendered from the rows in `runs/{cfg.profile}/{cfg.experiment}/`** ({len(df)} rows), without "
+            "training: tables and verdicts cover the rows present. Where the profile asks for more (a run still "
+            "going, or seeds added since), `python -m dboost.batch --profile " + cfg.profile + "` trains them.")
 
 
 def smoke_warning(df: pd.DataFrame) -> str:
