@@ -132,9 +132,9 @@ PROFILES["paper_authors"] = dict(PROFILES["paper"], split="authors", description
 for _p in PROFILES.values():
     for _k, _v in _DEFAULTS.items():
         _p.setdefault(_k, _v)
-# Which profile a page shows when several have rows: scale first, then the regime (interp fits its
-# training data, cpu does not).
-PROFILE_RANK = ("paper", "gpu", "interp", "cpu", "paper_authors", "smoke")
+# Which profile a page shows when several have rows: the poster's regime first (paper and interp fit
+# their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
+PROFILE_RANK = ("paper", "interp", "gpu", "cpu", "paper_authors", "smoke")
 # Seed lists of a profile: the gap grid and other heads, the paired claims, claim 3, claim 4.
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
