@@ -135,7 +135,7 @@ for _p in PROFILES.values():
 # Which profile a page shows when several have rows: the poster's regime first (paper and interp fit
 # their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
 PROFILE_RANK = ("paper", "interp", "gpu", "cpu", "paper_authors", "smoke")
-# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 3, claim 4.
+# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5 (boosting).
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
 
@@ -542,7 +542,7 @@ def _training_length(cfg: Config) -> None:
 def _architectures(cfg: Config) -> None:
     p = cfg.p
     for arch in p["archs"]:
-        # claim 3 hinges on every architecture: arch_seeds for each; the main one also on claim_seeds.
+        # claim 4 hinges on every architecture: arch_seeds for each; the main one also on claim_seeds.
         seeds = sorted(set(p["arch_seeds"]) | set(p["claim_seeds"])) if arch == p["arch"] else p["arch_seeds"]
         for s in seeds:
             _gap_pair(cfg, arch, s, arch=arch, width=p["arch_width"])

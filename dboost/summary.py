@@ -99,13 +99,13 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
                               f"{best['test_acc']:.4f} (gap 0: {s0.loc[s0['gap_label'] == '0', 'test_acc'].iloc[0]:.4f}); "
                               f"the grid of seed {int(s0['seed'].iloc[0])}",
                          where=_where(s0, psw), verdict=smoke_note(psw, v)))
-    # 1F. the last layer must be frozen: gap m0 should help the frozen x10 head, not a trainable one
+    # 3. the last layer must be frozen: gap m0 should help the frozen x10 head, not a trainable one
     fr, pfr = _load("frozen_last_layer", profile)
     rows.append(_claim_frozen(fr, pfr, smoke_note))
     # 3. architectures
     ar, par = _load("architectures", profile)
     if ar.empty:
-        rows.append(dict(claim="3. gain (acc, gap m0 − gap 0) holds on ≥ 3 architectures", poster="claimed, figure lost", ours="not yet run", where="", verdict="not yet run"))
+        rows.append(dict(claim="4. gain (acc, gap m0 − gap 0) holds on ≥ 3 architectures", poster="claimed, figure lost", ours="not yet run", where="", verdict="not yet run"))
     else:
         parts, wins, decided = [], 0, 0
         for a in ar["arch"].unique():
@@ -124,7 +124,7 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
             v = "not supported"
         else:
             v = f"inconclusive ({wins} of {len(parts)} architectures supported so far)"
-        rows.append(dict(claim="3. gain (acc, gap m0 − gap 0) holds on ≥ 3 architectures", poster="claimed, figure lost",
+        rows.append(dict(claim="4. gain (acc, gap m0 − gap 0) holds on ≥ 3 architectures", poster="claimed, figure lost",
                          ours="; ".join(parts), where=_where(ar, par), verdict=smoke_note(par, v)))
     # 4. boosting beats the plain ensemble at every size
     bo, pbo = _load("boosting", profile)
@@ -139,7 +139,7 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
                                        ("save_mean_reverse", "constant", "test_auc_proba", 1)):
         label = "acc" if metric == "test_acc" else "ROC-AUC"
         name = "the plain ensemble" if control == "zero" else "the constant-gap (m0) ensemble"
-        claim = f"4{'' if control == 'zero' else 'c'}. {rule} beats {name} ({label}, every size > 1)"
+        claim = f"5{'' if control == 'zero' else 'c'}. {rule} beats {name} ({label}, every size > 1)"
         fmt = ".3f" if idx == 0 else ".4f"
         ref = " · ".join(f"{k}: {poster.BOOSTING[rule][k][idx]:{fmt}} vs {poster.BOOSTING[control][k][idx]:{fmt}}"
                          for k in (2, 5, 15))
@@ -155,20 +155,20 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
                          where=_where(bo, pbo), verdict=smoke_note(pbo, v)))
     # 5. strong baseline
     if fr.empty or "strong: Linear + LS0.1" not in set(fr.get("head_label", [])):
-        rows.append(dict(claim="5. frozen head + gap m0 beats the strong baseline (trainable head, label smoothing 0.1, gap 0), acc",
+        rows.append(dict(claim="S1 (ours). frozen head + gap m0 beats the strong baseline (trainable head, label smoothing 0.1, gap 0), acc",
                          poster="not tested by the authors (their baseline: 91.6 %)", ours="not yet run", where="",
                          verdict="not yet run"))
     else:
         strong = fr[fr["head_label"] == "strong: Linear + LS0.1"]
         t, c = _pair_diffs(fr, "freeze_last x10", by="head_label", control_df=strong)
         ours, v = _cell(t, c)
-        rows.append(dict(claim="5. frozen head + gap m0 beats the strong baseline (trainable head, label smoothing 0.1, gap 0), acc",
+        rows.append(dict(claim="S1 (ours). frozen head + gap m0 beats the strong baseline (trainable head, label smoothing 0.1, gap 0), acc",
                          poster="not tested by the authors (their baseline: 91.6 %)", ours=ours, where=_where(fr, pfr),
                          verdict=smoke_note(pfr, v)))
         for metric, label in (("test_acc", "acc"), ("test_auc_proba", "ROC-AUC softmax")):
             t, c = _pair_diffs(fr, "strong: Linear + LS0.1", by="head_label", metric=metric)
             ours, v = _cell(t, c)
-            rows.append(dict(claim=f"5b. gap = m0 on top of the strong baseline beats it ({label})",
+            rows.append(dict(claim=f"S2 (ours). gap = m0 on top of the strong baseline beats it ({label})",
                              poster="not tested by the authors", ours=ours, where=_where(fr, pfr), verdict=smoke_note(pfr, v)))
     # T (ours). does the gain survive as training approaches interpolation?
     tl, ptl = _load("training_length", profile)
@@ -272,7 +272,7 @@ def _claim2_adaptive(sw, psw) -> dict:
 def _claim_frozen(fr, pfr, smoke_note) -> dict:
     """The last layer must be frozen: the gain of gap m0 (paired on seed) with the frozen x10 head
     minus the gain with a trainable Linear head.  Supported when the frozen head gains more on every seed."""
-    claim = "1F. the last layer must be frozen: gap m0 helps the frozen ×10 head more than a trainable Linear head (acc)"
+    claim = "3. the last layer must be frozen: gap m0 helps the frozen ×10 head more than a trainable Linear head (acc)"
     ref = f"frozen ≈ {poster.FROZEN_GAP0:.3f} → {poster.FROZEN_GAPM0:.3f}; trainable heads gain ≈ as much in its figure"
     if fr.empty or not {"freeze_last x10", "Linear"} <= set(fr.get("head_label", [])):
         return dict(claim=claim, poster=ref, ours="not yet run", where="", verdict="not yet run")
@@ -379,7 +379,7 @@ def caveats(profile: str | None = None) -> str:
             out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
                        f"{g0['freeze_last x10']:.4f}, while `{best.index[0]}` reaches {best.iloc[0]:.4f} (`{pfr}` profile). "
                        "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
-                       "claim 5 compares against a strong baseline (trainable head, label smoothing 0.1).")
+                       "claim S1 compares against a strong baseline (trainable head, label smoothing 0.1).")
     bo, pbo = _load("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()

@@ -71,3 +71,16 @@ def test_glossary_and_bibliography():
     for term in ("m_0", "logged-style", "ROC-AUC", "misclassification AUROC", "ECE", "paired seeds", "verdict",
                  "regime", "unit", "executor", "save_mean_reverse"):
         assert term in text, term
+
+
+def test_every_claim_of_the_landing_page_has_a_summary_row_with_its_number():
+    import re
+    from dboost import summary
+    intro = (ROOT / "book" / "intro.md").read_text()
+    section = intro.split("## The claims of the poster")[1].split("\n## ")[0]
+    numbers = re.findall(r"^(\d)\. \*\*", section, flags=re.M)
+    assert numbers == ["1", "2", "3", "4", "5"]
+    claims = summary.claims_table("smoke")["claim"]
+    for n in numbers:
+        assert claims.str.startswith(f"{n}. ").any() or claims.str.startswith(f"{n}c. ").any(), n
+    assert claims.str.contains(r"^(S1|S2|T) \(ours\)", regex=True).any()

@@ -73,7 +73,7 @@ def test_claim1_paired_on_seed(runs):
     assert "testbox" in acc["where"] and "3 seed(s)" in acc["where"]
     # experiments without rows say so instead of inventing a verdict
     assert _claim(t, "3.")["verdict"] == "not yet run"
-    assert _claim(t, "4. save_mean_reverse")["verdict"] == "not yet run"
+    assert _claim(t, "5. save_mean_reverse")["verdict"] == "not yet run"
 
 
 def test_claim2_flags_an_incomplete_grid_and_an_edge_optimum(runs):
@@ -107,10 +107,10 @@ def test_claim4_every_size_must_win(runs):
             st.put(f"zero_mean_reverse_seed{s}_m{m}",
                    _boost_row(s, "zero_mean_reverse", m, 0.60 + 0.01 * m + (0.01 if m == 2 else -0.01), 0.90))
     t = summary.claims_table("cpu")
-    assert _claim(t, "4. save_mean_reverse beats the plain ensemble (acc")["verdict"] == "supported"
-    assert _claim(t, "4. zero_mean_reverse beats the plain ensemble (acc")["verdict"] == "not supported"
-    assert _claim(t, "4. zero_mean_reverse beats the plain ensemble (ROC")["verdict"] == "not supported"  # ties
-    assert _claim(t, "4c. save_mean_reverse beats the constant")["verdict"] == "not supported"
+    assert _claim(t, "5. save_mean_reverse beats the plain ensemble (acc")["verdict"] == "supported"
+    assert _claim(t, "5. zero_mean_reverse beats the plain ensemble (acc")["verdict"] == "not supported"
+    assert _claim(t, "5. zero_mean_reverse beats the plain ensemble (ROC")["verdict"] == "not supported"  # ties
+    assert _claim(t, "5c. save_mean_reverse beats the constant")["verdict"] == "not supported"
 
 
 def test_claim3_needs_three_architectures_each_supported(runs):
@@ -123,7 +123,7 @@ def test_claim3_needs_three_architectures_each_supported(runs):
                 r = _sweep_row(s, label, 0.0 if label == "0" else 2.0, acc)
                 r.update(experiment="architectures", arch=arch, variant=arch)
                 st.put(f"{arch}_seed{s}_gap{label}", r)
-    row = _claim(summary.claims_table("cpu"), "3.")
+    row = _claim(summary.claims_table("cpu"), "4. gain")
     assert row["verdict"] == "supported"              # 3 of 4 architectures win on every seed
     assert "wide_resnet: -0.0100" in row["ours"] and "not supported" in row["ours"]
 
