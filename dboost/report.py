@@ -189,19 +189,20 @@ def plot_gap_sweep(df: pd.DataFrame):
 
 
 def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str = ""):
-    """Gap 0 vs gap m0 per group (one dot per seed, bar = mean)."""
+    """Gap 0 vs gap m0 per group: one dot per seed, and the mean ± std over seeds (a dot plot, not
+    bars: the axis need not start at 0 to be honest)."""
     import matplotlib.pyplot as plt
     sns = _sns()
     d = df.copy()
     d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * d[by].nunique() + 2), 4.2))
-    sns.barplot(data=d, x=by, y=metric, hue="loss", ax=ax, errorbar=None, alpha=0.6)
-    sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, legend=False, size=4,
-                  palette={"gap 0 (CE)": "k", "gap = m0": "k"})
-    lo = d[metric].min()
-    ax.set_ylim(max(0, lo - 0.05 * max(1e-3, d[metric].max() - lo) - 0.02), None)
+    fig, ax = plt.subplots(figsize=(max(6, 1.3 * d[by].nunique() + 3), 4.2))
+    sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, size=4, alpha=0.6, legend=False)
+    sns.pointplot(data=d, x=by, y=metric, hue="loss", dodge=0.4, ax=ax, errorbar="sd", linestyle="none",
+                  markers="D", capsize=0.1)
     ax.set(title=title, ylabel=METRICS.get(metric, metric), xlabel="")
     ax.tick_params(axis="x", rotation=20)
+    ax.legend(title="mean ± std over seeds; dots: seeds", fontsize=8, title_fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     return fig
 
@@ -216,13 +217,13 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
             line, = ax[i].plot(s["members"], s["mean"], "o-", label=rule, color=f"C{j}")
             if g["seed"].nunique() > 1:
                 ax[i].fill_between(s["members"], s["mean"] - s["std"], s["mean"] + s["std"], color=f"C{j}", alpha=0.15)
-            if with_poster and rule in poster.BOOSTING:
-                pts = sorted(poster.BOOSTING[rule].items())
+            if with_poster and rule in poster.BOOSTING:  # the poster's sizes up to ours (15 is off our axis)
+                pts = [(k, v) for k, v in sorted(poster.BOOSTING[rule].items()) if k <= df["members"].max()]
                 ax[i].plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.5)
         ax[i].set_xlim(0.5, df["members"].max() + 0.5)  # our sizes; poster points beyond are clipped
         ax[i].set(xlabel="members", ylabel=lab, title=f"{lab} of the ensemble vs size" +
                   (" (triangles: poster)" if with_poster else ""))
-        ax[i].legend(fontsize=8)
+    ax[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
     fig.tight_layout()
     return fig
 
