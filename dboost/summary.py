@@ -146,8 +146,13 @@ def claims_table(profile: str | None = None) -> pd.DataFrame:
         if bo.empty or not {rule, control} <= set(bo["rule"]):
             rows.append(dict(claim=claim, poster=ref, ours="not yet run", where="", verdict="not yet run"))
             continue
-        t = report.boosting_vs_plain(bo, rules=(rule,), metric=metric, control=control).reset_index()
-        t = t[t["members"] > 1]
+        t = report.boosting_vs_plain(bo, rules=(rule,), metric=metric, control=control)
+        t = t.reset_index() if not t.empty else t
+        t = t[t["members"] > 1] if not t.empty else t
+        if t.empty:  # the rule and its control share no (seed, size > 1) yet: a run still going
+            rows.append(dict(claim=claim, poster=ref, ours="not yet run (no paired ensemble of size > 1 yet)",
+                             where="", verdict="not yet run"))
+            continue
         verdicts = set(t["verdict"])
         v = ("supported" if verdicts == {"supported"} else "not supported" if "not supported" in verdicts
              else sorted(verdicts)[0])

@@ -148,3 +148,14 @@ def test_headline_takes_each_claim_from_the_profile_that_can_decide_it(monkeypat
     assert h.loc["4. c", "ours"] == "gpu:4. c"             # nothing decisive: closest regime that ran it
     assert h.loc["T (ours). d", "ours"] == "interp:T (ours). d"  # a claim only one profile has
     assert list(h.index) == ["1. a", "2. b", "4. c", "T (ours). d"]
+
+
+def test_boosting_claims_with_no_paired_size_yet_say_not_yet_run(runs):
+    """A boosting run still going: the rule and its control have rows, but no common (seed, size > 1)."""
+    st = Store("cpu", "boosting", runs)
+    for rule, seed in (("zero", 0), ("save_mean_reverse", 1)):
+        st.put(f"{rule}_seed{seed}_m1", dict(profile="cpu", experiment="boosting", seed=seed, rule=rule, members=1,
+                                             test=dict(acc=0.5, auc_proba=0.9), member_trained_on="x"))
+    t = summary.claims_table("cpu")
+    row = t[t["claim"].str.startswith("5. save_mean_reverse beats the plain ensemble (acc")].iloc[0]
+    assert row["verdict"] == "not yet run"
