@@ -236,7 +236,7 @@ def headline_table() -> pd.DataFrame:
             continue
         _, p, r = min(cands, key=lambda c: c[0])
         out.append(dict(claim=claim, poster=r["poster"], ours=r["ours"],
-                        profile=f"`{p}` ({reg[p]['text']}); {r['where']}", verdict=r["verdict"]))
+                        profile=f"{p} ({reg[p]['text']}); {r['where']}", verdict=r["verdict"]))
     return pd.DataFrame(out)
 
 
