@@ -222,29 +222,29 @@ def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> li
     cfgs = {e: experiments.configure(e, profile, seeds=seeds, data_root=data_root, progress=False, **overrides)
             for e in only}
     units: list[dict] = []
-    if True:  # every store in memory: nothing is written, and no CSV is rebuilt per row
-        shared = _MemoryStore()
-        for cfg in cfgs.values():
-            cfg.store, cfg.units = _MemoryStore(), shared
-        n_round = [0]
+    # every store in memory: nothing is written, and no CSV is rebuilt per row
+    shared = _MemoryStore()
+    for cfg in cfgs.values():
+        cfg.store, cfg.units = _MemoryStore(), shared
+    n_round = [0]
 
-        def submit(specs):
-            n_round[0] += 1
-            for s in specs:
-                cfg = cfgs[s.experiment]
-                g = torch.Generator().manual_seed(int(s.key[1:9], 16))
-                gap = float(s.gaps.double().mean()) if isinstance(s.gaps, torch.Tensor) else float(s.gaps)
-                acc = 1.0 / (2.0 + abs(gap))
-                units.append(dict(round=n_round[0], key=s.key, experiment=s.experiment, seed=s.config["seed"],
-                                  epochs=s.config["epochs"], gap=gap, head=s.config["head"]["head"]))
-                m = torch.randn(len(cfg.train_set), generator=g) + 1.0
-                row = dict(unit=s.key, config=s.config, profile=profile, seed=s.config["seed"], gap=gap,
-                           train_acc=1.0, train_mean_margin=float(m.double().mean()), test=dict(acc=acc),
-                           precision=s.config["precision"], min_width=0.0 if s.min_width_n else None)
-                out = dict(test_logits=torch.zeros(len(cfg.test_set), cfg.test_set.num_classes), train_margins=m,
-                           wall=torch.tensor(0.0), trained_on="plan", state={})
-                yield s.key, (row, out)
-        _rounds(cfgs, submit, progress=False)
+    def submit(specs):
+        n_round[0] += 1
+        for s in specs:
+            cfg = cfgs[s.experiment]
+            g = torch.Generator().manual_seed(int(s.key[1:9], 16))
+            gap = float(s.gaps.double().mean()) if isinstance(s.gaps, torch.Tensor) else float(s.gaps)
+            acc = 1.0 / (2.0 + abs(gap))
+            units.append(dict(round=n_round[0], key=s.key, experiment=s.experiment, seed=s.config["seed"],
+                              epochs=s.config["epochs"], gap=gap, head=s.config["head"]["head"]))
+            m = torch.randn(len(cfg.train_set), generator=g) + 1.0
+            row = dict(unit=s.key, config=s.config, profile=profile, seed=s.config["seed"], gap=gap,
+                       train_acc=1.0, train_mean_margin=float(m.double().mean()), test=dict(acc=acc),
+                       precision=s.config["precision"], min_width=0.0 if s.min_width_n else None)
+            out = dict(test_logits=torch.zeros(len(cfg.test_set), cfg.test_set.num_classes), train_margins=m,
+                       wall=torch.tensor(0.0), trained_on="plan", state={})
+            yield s.key, (row, out)
+    _rounds(cfgs, submit, progress=False)
     return units
 
 
