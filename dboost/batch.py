@@ -58,11 +58,26 @@ def _papermill(src: Path, dst: Path, params: dict, progress: bool) -> None:
 
 def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None, data_root=None,
         progress: bool | None = None, publish_book: bool = True, train: bool = True, executor: str = "local",
-        executor_kw: dict | None = None) -> dict:
+        executor_kw: dict | None = None, overrides: dict | None = None, time_limit_min: float | None = None) -> dict:
     """Run the selected experiments of ``profile``; returns {experiment: wall seconds}.
 
-    executor "ray" / "slurm" (:mod:`dboost.executors`) first trains every unit of the selected
-    experiments on that engine; the notebooks then only read the stored units."""
+    executor "processes" / "ray" / "slurm" (:mod:`dboost.executors`) first trains every unit of
+    the selected experiments there; the notebooks then only read the stored units.
+    overrides: profile settings to change for this run (``--set rules='["zero"]'``); the
+    notebooks take no overrides, so they need ``notebooks=False``.
+    time_limit_min: no new round of units starts after this many minutes from the call (not with
+    the local executor); the run stops with every finished unit stored, and a rerun resumes."""
+    t_start = time.monotonic()
+    overrides = dict(overrides or {})
+    if overrides and notebooks:
+        raise ValueError("profile overrides (--set) apply to the experiment functions only: add --no-notebooks "
+                         "(the notebooks run the profile as defined)")
+    if time_limit_min is not None:
+        if executor == "local" or not train:
+            raise ValueError("--time-limit needs an executor other than local (e.g. --executor processes) and "
+                             "training")
+        if not time_limit_min > 0:
+            raise ValueError(f"--time-limit must be a positive number of minutes; got {time_limit_min!r}")
     only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
     bad = [e for e in only if e not in experiments.EXPERIMENTS]
     if bad:
@@ -71,7 +86,7 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     # 1. Validate everything (names, sizes, device, seeds, data, runs folder, stored rows) before
     #    the first model trains; configure writes nothing.
     cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
-                                     progress=progress) for e in only}
+                                     progress=progress, **overrides) for e in only}
     # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
     prepare(profile, only)
     times = {}
@@ -80,11 +95,17 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     if train and executor != "local":
         t0 = time.perf_counter()
         kw = dict(executor_kw or {}, data_root=str(data_root) if data_root else None, progress=progress)
-        if executor == "ray":
+        if time_limit_min is not None:
+            kw["deadline"] = t_start + 60.0 * float(time_limit_min)
+        if executor == "processes":
+            n = executors.run_processes(cfgs, **kw)
+        elif executor == "ray":
             n = executors.run_ray(cfgs, **kw)
         else:
             n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit", **kw)
         times["units"] = time.perf_counter() - t0
+        if "deadline" in kw and time.monotonic() >= kw["deadline"]:
+            train = False  # stopped by the time limit: the notebooks render the stored rows, train nothing
         print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
     for e, cfg in cfgs.items():
         t0 = time.perf_counter()
@@ -93,7 +114,7 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
             params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
                           data_root=str(data_root) if data_root else None, train=train)
             _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
-        elif train:
+        elif train and executor == "local":
             experiments.run(cfg)
         times[e] = time.perf_counter() - t0
         print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
@@ -172,10 +193,19 @@ def main(argv=None) -> int:
     ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
     ap.add_argument("--no-publish", action="store_true", help="leave book/results as it is")
     ap.add_argument("--executor", default="local", choices=EXECUTORS,
-                    help="where units train: in-process (default), Ray tasks, or SLURM jobs via submitit")
+                    help="where units train: in-process (default), a pool of worker processes here (several "
+                    "at once on one GPU), Ray tasks, or SLURM jobs via submitit")
+    ap.add_argument("--workers", type=int, default=2, help="processes: worker processes (default 2)")
+    ap.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                    help="start no new round of units after this many minutes; finished units are kept and a "
+                    "rerun resumes (not with --executor local)")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="change one profile setting for this run (VALUE as JSON, e.g. --set "
+                    "'rules=[\"zero\",\"constant\"]'); needs --no-notebooks")
     ap.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
     ap.add_argument("--gpus-per-unit", type=float, default=None, help="Ray: GPUs per unit (default 1 on CUDA, else 0)")
-    ap.add_argument("--cpus-per-unit", type=int, default=1, help="Ray/SLURM: CPU threads per unit (default 1)")
+    ap.add_argument("--cpus-per-unit", type=int, default=None,
+                    help="CPU threads per unit (Ray/SLURM default 1; processes: the cores divided among the workers)")
     ap.add_argument("--slurm-partition", default=None, help="SLURM partition")
     ap.add_argument("--slurm-time", type=int, default=60, help="SLURM time limit per unit, minutes")
     ap.add_argument("--slurm-gpus", type=int, default=None, help="SLURM GPUs per task (default 1 on CUDA, else 0)")
@@ -194,14 +224,22 @@ def main(argv=None) -> int:
             return 0
         if a.no_train and a.no_notebooks:
             raise ValueError("--no-train with --no-notebooks would do nothing")
-        kw = dict(address=a.ray_address, gpus_per_unit=a.gpus_per_unit, cpus_per_unit=a.cpus_per_unit) \
+        cpus = a.cpus_per_unit
+        if cpus is not None and cpus < 1:
+            raise ValueError(f"--cpus-per-unit must be a positive int; got {cpus}")
+        kw = dict(address=a.ray_address, gpus_per_unit=a.gpus_per_unit, cpus_per_unit=cpus or 1) \
             if a.executor == "ray" else dict(partition=a.slurm_partition, time_min=a.slurm_time,
-                                             gpus_per_task=a.slurm_gpus, cpus_per_task=a.cpus_per_unit,
-                                             array_parallelism=a.slurm_parallel) if a.executor == "slurm" else {}
-        if a.executor != "local":
+                                             gpus_per_task=a.slurm_gpus, cpus_per_task=cpus or 1,
+                                             array_parallelism=a.slurm_parallel) if a.executor == "slurm" else \
+            dict(workers=a.workers, threads=cpus) if a.executor == "processes" else {}
+        if a.executor == "processes" and a.workers < 1:
+            raise ValueError(f"--workers must be a positive int; got {a.workers}")
+        overrides = dict(_parse_set(x) for x in a.set)
+        if a.executor in ("ray", "slurm"):
             executors._need({"ray": "ray", "slurm": "submitit"}[a.executor], a.executor)  # before any data loads
         run(a.profile, a.only, a.device, notebooks=not a.no_notebooks, seeds=a.seeds, data_root=a.data_root,
-            publish_book=not a.no_publish, train=not a.no_train, executor=a.executor, executor_kw=kw)
+            publish_book=not a.no_publish, train=not a.no_train, executor=a.executor, executor_kw=kw,
+            overrides=overrides, time_limit_min=a.time_limit)
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost.batch: error: {e}", file=sys.stderr)
         return 2
@@ -220,6 +258,20 @@ def main(argv=None) -> int:
               "complete: fix this and rerun to resume", file=sys.stderr)
         return 1
     return 0
+
+
+def _parse_set(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` of ``--set``: VALUE is JSON (lists become tuples, as the profiles hold them),
+    or else the plain string."""
+    import json
+    key, eq, value = text.partition("=")
+    if not eq or not key:
+        raise ValueError(f"--set needs KEY=VALUE; got {text!r}")
+    try:
+        v = json.loads(value)
+    except json.JSONDecodeError:
+        v = value
+    return key.strip(), tuple(v) if isinstance(v, list) else v
 
 
 def _check_publish_only(a) -> None:

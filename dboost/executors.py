@@ -2,6 +2,7 @@
 
     python -m dboost.batch --profile paper --executor ray     [--ray-address HOST:PORT]
     python -m dboost.batch --profile paper --executor slurm   [--slurm-partition gpu --slurm-time 60 ...]
+    python -m dboost.batch --profile gpu   --executor processes --workers 4   [--time-limit 8]
 
 A run is a sequence of *rounds*.  In each round the experiment functions are executed in
 *collect* mode (:mod:`dboost.experiments`): every unit whose inputs are known but which is not
@@ -14,7 +15,13 @@ When a round collects nothing, the experiments run once more normally, which onl
 experiment rows from the stored units.
 
 ``local`` is today's behaviour: the experiment functions train in-process, one unit at a time.
+``processes`` trains the units of a round in a pool of worker processes on this machine: a small
+network does not fill a large GPU, and several processes at once on one GPU fill it better.
 Ray and submitit are optional extras (``pip install -e ".[ray]"`` / ``".[slurm]"``).
+
+A ``deadline`` (``--time-limit``) stops a run cleanly when a machine is lent for a fixed time:
+no new round starts after it, units not yet started are cancelled, every finished unit is stored
+and its experiment rows written; a rerun resumes with the rest.
 """
 from __future__ import annotations
 
@@ -26,7 +33,7 @@ import warnings
 
 from . import experiments
 
-EXECUTORS = ("local", "ray", "slurm")
+EXECUTORS = ("local", "processes", "ray", "slurm")
 _WORKER_CFGS: dict = {}  # a worker process keeps its loaded data between units
 
 
@@ -72,15 +79,23 @@ def execute_unit(spec: experiments.UnitSpec, device: str, data_root: str | None 
     return row, out
 
 
-def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000) -> int:
-    """Collect, submit, store -- until nothing is left to train.  Returns the number of units trained."""
-    done, failed_before = 0, set()
+def _past(deadline: float | None) -> bool:
+    return deadline is not None and time.monotonic() >= deadline
+
+
+def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadline: float | None = None) -> int:
+    """Collect, submit, store -- until nothing is left to train, or until ``deadline`` (a
+    ``time.monotonic()`` value) has passed.  Returns the number of units trained."""
+    done, failed_before, stopped = 0, set(), False
     bar = None
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(desc="units", unit="unit")
     try:
         for _ in range(max_rounds):
+            if _past(deadline):
+                stopped = True
+                break
             pending: dict = {}
             for cfg in cfgs.values():
                 cfg.collect = pending
@@ -112,16 +127,66 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000) -> int
             bar.close()
         for cfg in cfgs.values():
             cfg.collect = None
+    if stopped:  # write the experiment rows of every stored unit; train nothing more
+        left: dict = {}
+        for cfg in cfgs.values():
+            cfg.collect = left
+            experiments.run(cfg)
+            cfg.collect = None
+        print(f"[dboost.batch] time limit reached after {done} unit(s); at least {len(left)} unit(s) left: "
+              "rerun the same command to resume", file=sys.stderr, flush=True)
+        return done
     for cfg in cfgs.values():  # every unit is stored: this only writes the experiment rows
         experiments.run(cfg)
     return done
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+def run_processes(cfgs: dict, *, workers: int = 2, threads: int | None = None, data_root: str | None = None,
+                  progress: bool = False, deadline: float | None = None) -> int:
+    """The units of each round in a pool of ``workers`` processes on this machine (all on the
+    driver's device: on one GPU they share it).  Each worker loads the data once and uses
+    ``threads`` CPU threads (default: the cores divided among the workers).  Processes are
+    spawned, not forked, so CUDA is never initialised before a fork.  A worker that dies breaks
+    the pool: its round's units are reported failed and the next round gets a fresh pool."""
+    import concurrent.futures as cf
+    import multiprocessing as mp
+    if isinstance(workers, bool) or int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a positive int; got {workers!r}")
+    device = next(iter(cfgs.values())).device
+    threads = threads or max(1, (os.cpu_count() or 1) // int(workers))
+    pool = [None]
+
+    def submit(specs):
+        if pool[0] is None:
+            pool[0] = cf.ProcessPoolExecutor(int(workers), mp_context=mp.get_context("spawn"))
+        futs = {pool[0].submit(execute_unit, s, device, data_root, threads, "processes"): s.key for s in specs}
+        for f in cf.as_completed(futs):
+            if _past(deadline):  # not started yet: cancelled; running ones finish and are stored
+                for g in futs:
+                    g.cancel()
+            if f.cancelled():
+                continue
+            try:
+                yield futs[f], f.result()
+            except cf.process.BrokenProcessPool as e:
+                pool[0] = None
+                yield futs[f], e
+            except Exception as e:  # noqa: BLE001 -- reported per unit by _rounds
+                yield futs[f], e
+    try:
+        return _rounds(cfgs, submit, progress, deadline=deadline)
+    finally:
+        if pool[0] is not None:
+            pool[0].shutdown(wait=True, cancel_futures=True)
 
 
 # ----------------------------------------------------------------------------- Ray
 
 def run_ray(cfgs: dict, *, address: str | None = None, gpus_per_unit: float | None = None, cpus_per_unit: int = 1,
             data_root: str | None = None, progress: bool = False, max_retries: int = 3, init_kw: dict | None = None,
-            runtime_env: dict | None = None) -> int:
+            runtime_env: dict | None = None, deadline: float | None = None) -> int:
     """Each unit a Ray task (``num_gpus`` per unit on GPU machines); a local instance unless
     ``address`` or ``$RAY_ADDRESS`` names a cluster.  Workers that die are retried
     (``max_retries``); exceptions raised by dboost are not (``retry_exceptions=False``)."""
@@ -151,14 +216,14 @@ def run_ray(cfgs: dict, *, address: str | None = None, gpus_per_unit: float | No
                 yield key, ray.get(ready[0])
             except Exception as e:  # noqa: BLE001 -- reported per unit by _rounds
                 yield key, e
-    return _rounds(cfgs, submit, progress)
+    return _rounds(cfgs, submit, progress, deadline=deadline)
 
 
 # ----------------------------------------------------------------------------- SLURM (submitit)
 
 def run_slurm(cfgs: dict, *, folder, partition: str | None = None, time_min: int = 60, gpus_per_task: int | None = None,
               cpus_per_task: int = 4, array_parallelism: int = 64, cluster: str | None = None,
-              data_root: str | None = None, progress: bool = False) -> int:
+              data_root: str | None = None, progress: bool = False, deadline: float | None = None) -> int:
     """Each round one submitit job array (``map_array``).  Without SLURM (no ``sbatch``) it falls
     back to submitit's local executor with a one-line warning, as ``AutoExecutor`` does; there
     each job is pinned to one GPU (round robin) since that executor hands GPU 0 to every job."""
@@ -193,7 +258,7 @@ def run_slurm(cfgs: dict, *, folder, partition: str | None = None, time_min: int
                 yield keys[id(job)], job.result()
             except Exception as e:  # noqa: BLE001 -- a failed or preempted job: reported, resubmitted once
                 yield keys[id(job)], e
-    return _rounds(cfgs, submit, progress)
+    return _rounds(cfgs, submit, progress, deadline=deadline)
 
 
 def _has_slurm() -> bool:

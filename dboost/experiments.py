@@ -108,8 +108,10 @@ PROFILES: dict[str, dict] = {
                    "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
                    "accuracy 0.998, m0 12.8 at gap 0), bf16 on 2 CPU cores, 3 seeds per claim"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
-                batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,), boost_seeds=(0,),
-                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0),
+                batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
+                # adaptive: the first grid (stored rows) peaked at its top, 4 x m0 -- so the grid grows
+                # until the optimum is bracketed, then its neighbours run on all claim seeds
+                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0), grid="adaptive",
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
                 members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
                 experiments=EXPERIMENTS,
