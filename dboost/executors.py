@@ -159,22 +159,37 @@ def run_processes(cfgs: dict, *, workers: int = 2, threads: int | None = None, d
     pool = [None]
 
     def submit(specs):
+        # Hand a unit to the pool only when a worker is free: the pool's own queue would start
+        # every unit already handed over, even after the deadline (a future in its queue cannot be
+        # cancelled).  So no unit starts after the deadline: the run overshoots it by at most the
+        # units running at that moment.
         if pool[0] is None:
             pool[0] = cf.ProcessPoolExecutor(int(workers), mp_context=mp.get_context("spawn"))
-        futs = {pool[0].submit(execute_unit, s, device, data_root, threads, "processes"): s.key for s in specs}
-        for f in cf.as_completed(futs):
-            if _past(deadline):  # not started yet: cancelled; running ones finish and are stored
-                for g in futs:
-                    g.cancel()
-            if f.cancelled():
-                continue
-            try:
-                yield futs[f], f.result()
-            except cf.process.BrokenProcessPool as e:
-                pool[0] = None
-                yield futs[f], e
-            except Exception as e:  # noqa: BLE001 -- reported per unit by _rounds
-                yield futs[f], e
+        queue, running = list(specs), {}
+        while queue or running:
+            while queue and len(running) < int(workers) and not _past(deadline):
+                s = queue.pop(0)
+                running[pool[0].submit(execute_unit, s, device, data_root, threads, "processes")] = s.key
+            if not running:
+                return  # past the deadline: the rest of this round is not started
+            finished, _ = cf.wait(list(running), return_when=cf.FIRST_COMPLETED)
+            for f in finished:
+                key = running.pop(f)
+                try:
+                    yield key, f.result()
+                except cf.process.BrokenProcessPool as e:
+                    if pool[0] is not None:
+                        pool[0].shutdown(wait=False, cancel_futures=True)
+                    pool[0] = None
+                    yield key, e
+                except Exception as e:  # noqa: BLE001 -- reported per unit by _rounds
+                    yield key, e
+            if pool[0] is None:  # a worker died: the pool is gone; the rest of the round fails too
+                for f, key in running.items():
+                    yield key, RuntimeError("the worker pool broke (a worker process died)")
+                for s in queue:
+                    yield s.key, RuntimeError("the worker pool broke (a worker process died)")
+                return
     try:
         return _rounds(cfgs, submit, progress, deadline=deadline)
     finally:

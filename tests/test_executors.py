@@ -1,4 +1,4 @@
-"""The plan of training units and the executors (local, Ray, submitit): same rows wherever units train.
+"""The plan of training units and the executors (local, processes, Ray, submitit): same rows wherever units train.
 
 The Ray and submitit tests need the optional extras and are skipped without them; they use a
 small smoke configuration and one thread per unit, so the rows are bit-identical to an
@@ -156,6 +156,65 @@ def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, 
     n = executors.run_slurm(_cfgs(only), folder=tmp_path / "submitit", cluster=cluster, cpus_per_task=1, time_min=5)
     assert n == 3  # 4 rows, 3 units (the clamped gap-m0 net is the gap-0 unit here)
     assert _rows(tmp_path / cluster) == local
+
+
+# ----------------------------------------------------------------------------- worker processes
+
+def test_processes_give_the_rows_of_local(runs, tmp_path, monkeypatch, one_thread):
+    only = ("gap_sweep", "boosting")
+    for cfg in _cfgs(only).values():
+        experiments.run(cfg)
+    local = _rows(runs)
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "proc"))
+    n = executors.run_processes(_cfgs(only), workers=2, threads=1)
+    assert n > 0
+    assert _rows(tmp_path / "proc") == local
+    units = [json.loads(p.read_text()) for p in (tmp_path / "proc/smoke/units/rows").glob("*.json")]
+    assert {u["executor"] for u in units} == {"processes"}
+    assert executors.run_processes(_cfgs(only), workers=2, threads=1) == 0  # all stored: nothing is sent again
+
+
+def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, tmp_path, monkeypatch, one_thread):
+    import time
+    only = ("gap_sweep", "boosting")
+    for cfg in _cfgs(only).values():
+        experiments.run(cfg)
+    local = _rows(runs)
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "proc"))
+    # a deadline already past: nothing starts, nothing is written but what the stored units give
+    assert executors.run_processes(_cfgs(only), workers=2, threads=1, deadline=time.monotonic()) == 0
+    assert not list((tmp_path / "proc").glob("smoke/units/rows/*.json"))
+    # a deadline inside the run: it stops early, every finished unit stored with its experiment rows
+    n1 = executors.run_processes(_cfgs(only), workers=1, threads=1, deadline=time.monotonic() + 1.0)
+    stored = {p.stem for p in (tmp_path / "proc/smoke/units/rows").glob("*.json")}
+    assert n1 == len(stored)
+    partial = _rows(tmp_path / "proc")
+    assert len(partial) < len(local) and all(local[k] == v for k, v in partial.items())
+    # the rerun trains only the rest and ends with the rows of an uninterrupted run
+    n2 = executors.run_processes(_cfgs(only), workers=2, threads=1)
+    assert n2 > 0 and n1 + n2 == len(list((tmp_path / "proc/smoke/units/rows").glob("*.json")))
+    assert _rows(tmp_path / "proc") == local
+
+
+def test_batch_set_and_time_limit_are_checked_before_any_work(runs):
+    from dboost import batch
+    assert batch._parse_set('rules=["zero","constant"]') == ("rules", ("zero", "constant"))
+    assert batch._parse_set("members=3") == ("members", 3)
+    assert batch._parse_set("recipe=fast") == ("recipe", "fast")
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        batch._parse_set("members")
+    with pytest.raises(ValueError, match="unknown profile setting 'memberz'"):
+        batch.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, overrides=dict(memberz=3),
+                  executor="processes")
+    with pytest.raises(ValueError, match="--no-notebooks"):
+        batch.run("smoke", ["gap_sweep"], device="cpu", overrides=dict(members=3))
+    with pytest.raises(ValueError, match="executor other than local"):
+        batch.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, time_limit_min=1.0)
+    with pytest.raises(ValueError, match="positive number of minutes"):
+        batch.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, executor="processes", time_limit_min=0)
+    with pytest.raises(ValueError, match="workers must be a positive int"):
+        executors.run_processes(_cfgs(("gap_sweep",)), workers=0)
+    assert not runs.exists() or not list(runs.rglob("*.json"))
 
 
 def test_missing_extra_is_one_clear_error(monkeypatch):
