@@ -32,3 +32,6 @@ BOOSTING = {
                           15: (0.939, 0.9966)},
 }
 SINGLE_MODEL_ACC = 0.916  # one ResNet9, authors' recipe, 50 epochs
+
+# Minimum width (thesis eq. 5, Table 2; CIFAR-10, learning rate tuned per gap): gap -> width; smaller = wider.
+MIN_WIDTH = {0: 22.9, 50: 11.9, 1000: 116.3}

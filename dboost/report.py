@@ -20,6 +20,17 @@ METRICS = {  # column -> label; the claims' metrics first
     "test_mis_auroc": "misclassification AUROC", "test_nll": "NLL", "test_ece": "ECE",
 }
 HIGHER_IS_BETTER = {"test_nll": False, "test_ece": False, "test_brier": False}
+# What the tables call the rows' columns (the glossary page defines each).
+COLUMN_NAMES = {
+    "gap_label": "gap", "gap": "g (logits)", "gap_mult": "g / m0", "train_acc": "train acc",
+    "train_mean_margin": "train mean margin", "logged_mean_margin": "logged-style mean margin",
+    "test_mean_margin": "test mean margin", "min_width": "minimum width", "seeds": "seeds",
+    "head_label": "head", "arch": "architecture", "variant": "", "rule": "rule", "members": "members",
+    **METRICS,
+}
+PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). A verdict needs ≥ 3 paired "
+           "seeds: *supported* when every seed improves, *not supported* when the mean difference goes the wrong "
+           "way (or is 0), *inconclusive* otherwise. It is a sign rule over seeds, not a significance test.")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -46,7 +57,13 @@ def provenance(df: pd.DataFrame) -> str:
     seeds = sorted(set(int(s) for s in df["seed"]))
     hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
     if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
-        hw = "members trained on " + ", ".join(sorted(set(df["member_trained_on"]))) + f"; ensemble metrics on {hw}"
+        where = {}  # "hardware (device), torch X" -> the commits its members were trained at
+        for t in df["member_trained_on"].dropna():
+            place, _, commit = str(t).partition(", commit ")
+            where.setdefault(place, set()).add(commit or "?")
+        hw = "members trained on " + "; ".join(
+            f"{k} ({len(v)} commit{'s' * (len(v) != 1)}: {', '.join(sorted(v))})" if len(v) > 1 else f"{k}, commit {next(iter(v))}"
+            for k, v in sorted(where.items())) + f"; ensemble metrics on {hw}"
     if "precision" in df and df["precision"].notna().all():
         prec = "/".join(sorted(set(df["precision"])))
     else:  # rows written before precision was recorded: the trainer's default then, by device
@@ -112,6 +129,66 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
             row[f"{METRICS.get(k, k)}: verdict"] = verdict(diff, HIGHER_IS_BETTER.get(k, True))
         out.append(row)
     return pd.DataFrame(out).set_index(by).T if out else pd.DataFrame()  # one column per group: no hidden columns
+
+
+def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
+    """gap 0 vs gap m0 paired on seed, one row per (group, metric): the absolute values of both
+    arms (mean ± std), their difference and the verdict -- a table that reads across, not down."""
+    out = []
+    d0, d1 = df[df["gap_label"] == "0"], df[df["gap_label"] == "m0"]
+    groups = list(dict.fromkeys(d0[by])) if by in d0 else []
+    for name in groups:
+        m = d0[d0[by] == name].merge(d1[d1[by] == name], on="seed", suffixes=("_0", "_1"))
+        if m.empty:
+            continue
+        for k in ("train_acc", *metrics):
+            diff = m[f"{k}_1"] - m[f"{k}_0"]
+            row = {COLUMN_NAMES.get(by, by) or "group": name} if len(groups) > 1 else {}
+            row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
+                        "gap 0": pm(m[f"{k}_0"], 3 if k == "train_acc" else 4),
+                        "gap m0": pm(m[f"{k}_1"], 3 if k == "train_acc" else 4),
+                        "gap m0 − gap 0": pm(diff, 3 if k == "train_acc" else 4), "seeds": len(m),
+                        "verdict": "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
+            out.append(row)
+    if not out:
+        return pd.DataFrame()
+    t = pd.DataFrame(out)
+    return t.set_index([c for c in t.columns if c in ("metric",) or c == (COLUMN_NAMES.get(by, by) or "group")])
+
+
+def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
+    """m0 of each group's gap-0 nets (the gap its gap-m0 nets trained with), mean ± std over seeds."""
+    g0 = df[df["gap_label"] == "0"]
+    if g0.empty:
+        return ""
+    parts = [f"{name}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
+    what = "m0 (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
+    return f"{what}: " + "; ".join(parts) + "." if len(parts) > 1 else f"{what}: {parts[0].split(': ', 1)[1]}."
+
+
+def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
+    """The gap grid of one seed: one row per trained net, in human column names."""
+    d = sweep.copy()
+    m0 = d["m0"].fillna(d["train_mean_margin"].where(d["gap_label"] == "0")).ffill().bfill()
+    d["gap_mult"] = d["gap"] / m0
+    cols = ["gap_mult", "gap", "train_acc", "train_mean_margin", "test_acc", "test_auc_proba", "test_nll", "test_ece",
+            "min_width"]
+    d = d.sort_values("gap")[[c for c in cols if c in d]]
+    fmt = dict(gap_mult="{:.3g}", gap="{:.3g}", train_acc="{:.4f}", train_mean_margin="{:.3g}", test_acc="{:.4f}",
+               test_auc_proba="{:.4f}", test_nll="{:.3f}", test_ece="{:.4f}", min_width="{:.3g}")
+    for c in d.columns:
+        d[c] = d[c].map(lambda v, f=fmt[c]: "" if v != v else f.format(v))
+    d.columns = [COLUMN_NAMES.get(c, c) for c in d.columns]
+    return d.reset_index(drop=True)
+
+
+def caption(number: int, text: str, df: pd.DataFrame) -> str:
+    """A numbered figure caption that names the profile and seeds the figure was drawn from."""
+    if df.empty:
+        return f"**Figure {number}.** {text}"
+    profs = ", ".join(f"`{p}`" for p in dict.fromkeys(df["profile"]))
+    seeds = sorted(set(int(s) for s in df["seed"]))
+    return f"**Figure {number}.** {text} Profile {profs}; seeds {seeds}."
 
 
 def partial_note(cfg, df: pd.DataFrame) -> str:
@@ -211,6 +288,20 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
     import matplotlib.pyplot as plt
     _sns()
     fig, ax = plt.subplots(1, 2, figsize=(13, 4.2))
+    twins: dict = {}
+
+    def ref_ax(i):
+        """The poster's points share our axis when the ranges overlap; else (another regime) they get
+        a right-hand axis of their own, so neither is squashed into a corner."""
+        col = ("test_acc", "test_auc_proba")[i]
+        ref = [v[i] for r in poster.BOOSTING.values() for k, v in r.items() if k <= df["members"].max()]
+        lo, hi = df[col].min(), df[col].max()
+        if min(ref) <= hi + 0.02 and max(ref) >= lo - 0.02:
+            return ax[i]
+        if i not in twins:
+            twins[i] = ax[i].twinx()
+            twins[i].grid(False)
+        return twins[i]
     for i, (col, lab) in enumerate((("test_acc", "test accuracy"), ("test_auc_proba", "ROC-AUC (OvR, softmax)"))):
         for j, (rule, g) in enumerate(df.groupby("rule", sort=False)):
             s = g.groupby("members")[col].agg(["mean", "std"]).reset_index()
@@ -219,11 +310,12 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
                 ax[i].fill_between(s["members"], s["mean"] - s["std"], s["mean"] + s["std"], color=f"C{j}", alpha=0.15)
             if with_poster and rule in poster.BOOSTING:  # the poster's sizes up to ours (15 is off our axis)
                 pts = [(k, v) for k, v in sorted(poster.BOOSTING[rule].items()) if k <= df["members"].max()]
-                ax[i].plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.5)
+                ref_ax(i).plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.6)
         ax[i].set_xlim(0.5, df["members"].max() + 0.5)  # our sizes; poster points beyond are clipped
-        ax[i].set(xlabel="members", ylabel=lab, title=f"{lab} of the ensemble vs size" +
-                  (" (triangles: poster)" if with_poster else ""))
-    ax[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))  # off the data
+        ax[i].set(xlabel="members", ylabel=lab + " (ours: lines)", title=f"{lab} of the ensemble vs size")
+        if i in twins:
+            twins[i].set_ylabel(f"{lab}, poster (triangles, this axis)")
+    ax[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.12 if 1 in twins else 1.01, 1.0))  # off the data
     fig.tight_layout()
     return fig
 
@@ -250,8 +342,10 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
         m = df[df["rule"] == r][["seed", "members", metric]].merge(base, on=["seed", "members"], suffixes=("", "_plain"))
         for k, g in m.groupby("members"):
             diff = g[metric] - g[f"{metric}_plain"]
-            out.append({"rule": r, "members": k, "seeds": len(g), f"{metric} (rule)": pm(g[metric]),
-                        f"{metric} (plain)": pm(g[f"{metric}_plain"]), "diff": pm(diff),
+            name = METRICS.get(metric, metric)
+            ctrl = "plain ensemble" if control == "zero" else f"{control} ensemble"
+            out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": pm(g[metric]),
+                        f"{name}: {ctrl}": pm(g[f"{metric}_plain"]), "rule − control": pm(diff),
                         "verdict": verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
     return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
 
@@ -279,10 +373,15 @@ def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (head, e), g in _length_pairs(df).groupby(["head_label", "length_epochs"]):
         out.append({"head": head, "epochs": int(e), "seeds": len(g),
-                    "train accuracy, gap 0": pm(g["train_acc_0"], 3), "m0 (train mean margin, gap 0)": pm(g["train_mean_margin_0"], 2),
-                    "test accuracy, gap 0": pm(g["test_acc_0"]), "test accuracy, gap m0": pm(g["test_acc_m0"]),
-                    "gain (gap m0 − gap 0)": pm(g["gain"]), "verdict": verdict(g["gain"])})
-    return pd.DataFrame(out).set_index(["head", "epochs"]) if out else pd.DataFrame()
+                    "train acc (gap 0)": pm(g["train_acc_0"], 3), "m0": pm(g["train_mean_margin_0"], 2),
+                    "test acc, gap 0": pm(g["test_acc_0"]), "test acc, gap m0": pm(g["test_acc_m0"]),
+                    "gap m0 − gap 0": pm(g["gain"]), "verdict": verdict(g["gain"])})
+    if not out:
+        return pd.DataFrame()
+    t = pd.DataFrame(out)
+    if t["seeds"].nunique() == 1:  # the same n everywhere: said once (the caption above), not in a column
+        t = t.drop(columns="seeds")
+    return t.set_index(["head", "epochs"])
 
 
 def plot_training_length(df: pd.DataFrame):
