@@ -265,23 +265,54 @@ def plot_gap_sweep(df: pd.DataFrame):
     return fig
 
 
-def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str = ""):
+def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str = "", poster_bands: dict | None = None):
     """Gap 0 vs gap m0 per group: one dot per seed, and the mean ± std over seeds (a dot plot, not
-    bars: the axis need not start at 0 to be honest)."""
+    bars: the axis need not start at 0 to be honest).
+
+    poster_bands: {"gap 0 (CE)" / "gap = m0": (low, high)} -- the poster's range for each arm.  Drawn
+    as bands on our axis where they overlap our values; else (another regime) in a small panel of
+    its own to the right, with its own axis, so neither is squashed."""
     import matplotlib.pyplot as plt
     sns = _sns()
     d = df.copy()
     d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
-    fig, ax = plt.subplots(figsize=(max(6, 1.3 * d[by].nunique() + 3), 4.2))
+    lo, hi = d[metric].min(), d[metric].max()
+    inside = poster_bands is None or all(b[0] <= hi + 0.02 and b[1] >= lo - 0.02 for b in poster_bands.values())
+    w = max(6, 1.3 * d[by].nunique() + 3)
+    if inside:
+        fig, ax = plt.subplots(figsize=(w, 4.2))
+    else:
+        fig, (ax, pax) = plt.subplots(1, 2, figsize=(w + 1.6, 4.2), gridspec_kw=dict(width_ratios=[w, 1.6]))
     sns.stripplot(data=d, x=by, y=metric, hue="loss", dodge=True, ax=ax, size=4, alpha=0.6, legend=False)
     sns.pointplot(data=d, x=by, y=metric, hue="loss", dodge=0.4, ax=ax, errorbar="sd", linestyle="none",
                   markers="D", capsize=0.1)
     ax.set(title=title, ylabel=METRICS.get(metric, metric), xlabel="")
     ax.tick_params(axis="x", rotation=20)
-    ax.legend(title="mean ± std over seeds; dots: seeds", fontsize=8, title_fontsize=8, loc="upper left",
-              bbox_to_anchor=(1.01, 1.0))
+    if poster_bands and inside:
+        for j, (arm, (b0, b1)) in enumerate(poster_bands.items()):
+            ax.axhspan(b0, b1, color=f"C{j}", alpha=0.12, label=f"poster, {arm}: {b0:g}–{b1:g}")
+    elif poster_bands:
+        for j, (arm, (b0, b1)) in enumerate(poster_bands.items()):
+            pax.plot([j, j], [b0, b1], color=f"C{j}", lw=8, alpha=0.5, solid_capstyle="butt")
+        pax.set(xlim=(-0.7, len(poster_bands) - 0.3), xticks=range(len(poster_bands)),
+                title="poster", ylabel="")
+        pax.set_xticklabels(list(poster_bands), rotation=20, fontsize=8)
+        pax.yaxis.tick_right()
+    ax.legend(title="mean ± std over seeds; dots: seeds" + ("; bands: poster" if poster_bands and inside else ""),
+              fontsize=8, title_fontsize=8, loc="upper left",
+              bbox_to_anchor=(1.01, 1.0) if inside else (0.0, -0.28))
     fig.tight_layout()
     return fig
+
+
+def figure(fig, number: int, text: str, df: pd.DataFrame) -> None:
+    """Show ``fig`` in a notebook with its numbered caption below it (and close it, so the inline
+    backend does not show it a second time at the end of the cell)."""
+    import matplotlib.pyplot as plt
+    from IPython.display import Markdown, display
+    display(fig)
+    plt.close(fig)
+    display(Markdown(caption(number, text, df)))
 
 
 def plot_boosting(df: pd.DataFrame, with_poster: bool = True):

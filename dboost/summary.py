@@ -25,7 +25,9 @@ def profiles_with_results() -> list[str]:
 def _where(df, p):
     if df.empty:
         return ""
-    hw = ", ".join(sorted(set(df["member_trained_on"] if "member_trained_on" in df else df["env_hardware"])))
+    # hardware only: versions and commits belong to the provenance section, not to a claim's cell
+    src = df["member_trained_on"] if "member_trained_on" in df else df["env_hardware"]
+    hw = ", ".join(sorted({str(h).split(", torch")[0].split(" (")[0] for h in src.dropna()}))
     return f"profile {p}, {df['seed'].nunique()} seed(s), {hw}"
 
 

@@ -159,3 +159,39 @@ def test_boosting_claims_with_no_paired_size_yet_say_not_yet_run(runs):
     t = summary.claims_table("cpu")
     row = t[t["claim"].str.startswith("5. save_mean_reverse beats the plain ensemble (acc")].iloc[0]
     assert row["verdict"] == "not yet run"
+
+
+# ----------------------------------------------------------------------------- what the pages say
+
+def test_paired_wide_reads_across_and_pairs_on_seed():
+    import pandas as pd
+    rows = []
+    for s, (a0, a1) in enumerate([(0.60, 0.61), (0.70, 0.72), (0.40, 0.43)]):
+        for label, a in (("0", a0), ("m0", a1)):
+            rows.append(dict(seed=s, gap_label=label, variant="sweep", train_acc=0.9, train_mean_margin=2.0,
+                             test_acc=a, test_nll=1.0 if label == "0" else 1.5))
+    t = report.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
+    acc = t.loc["test accuracy"]
+    assert acc["gap 0"] == report.pm([0.60, 0.70, 0.40]) and acc["gap m0"] == report.pm([0.61, 0.72, 0.43])
+    assert acc["gap m0 − gap 0"] == "0.0200 ± 0.0100" and acc["verdict"] == "supported" and acc["seeds"] == 3
+    assert t.loc["NLL (lower is better)", "verdict"] == "not supported"
+    assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
+
+
+def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
+    st = Store("cpu", "gap_sweep")
+    for s, (a0, a1) in enumerate([(0.60, 0.61), (0.70, 0.72), (0.40, 0.43)]):
+        st.put(f"sweep_seed{s}_gap0", _sweep_row(s, "0", 0.0, a0, nll=1.0))
+        st.put(f"sweep_seed{s}_gapm0", _sweep_row(s, "m0", 2.0, a1, nll=1.5))
+    text = summary.conclusion("gap_sweep", "cpu")
+    t = summary.claims_table("cpu")
+    for _, r in t[t["claim"].str.startswith(("1.", "2."))].iterrows():
+        assert f"**{r['claim']}** — ours: {r['ours']}" in text and f"Verdict: **{r['verdict']}**" in text
+    assert "does not fit its training set" in text  # the regime is named (train acc 0.7 here)
+    assert report.PM_NOTE in text
+    g = summary.at_a_glance().set_index("claim")
+    # claim 1's six metrics are one line that keeps each verdict
+    line = g.loc["1. gap = m0 beats CE, frozen head", "verdict"]
+    assert line.startswith("accuracy: supported;") and "NLL, lower is better: not supported" in line
+    assert "2. best constant gap ≈ m0 (within 0.5–2 × m0)" in g.index  # a qualifier, not a metric: kept whole
+    assert g.loc["1. gap = m0 beats CE, frozen head", "evidence"].startswith("cpu profile, 3 seeds")
