@@ -347,12 +347,25 @@ def scale_note(profiles=None) -> str:
     return "**Scale of the runs shown:**\n\n" + "\n".join(lines)
 
 
-def provenance_all() -> str:
+def headline_profiles(table: pd.DataFrame) -> list[str]:
+    """The profiles the headline table takes its rows from (its "profile" cells start with the name)."""
+    return sorted({str(c).split(",", 1)[0] for c in table["profile"] if c})
+
+
+def provenance_all(profiles=None) -> str:
+    """One provenance line per experiment: of the best profile of each (default), or of every
+    experiment that ``profiles`` have rows for."""
     out = []
     from .experiments import EXPERIMENTS
     for e in EXPERIMENTS:
-        df, p = _load(e)
-        out.append(f"- **{e}**: " + (report.provenance(df) if p else "not yet run"))
+        if profiles is None:
+            df, p = _load(e)
+            out.append(f"- **{e}**: " + (report.provenance(df) if p else "not yet run"))
+            continue
+        for p in profiles:
+            df, _ = _load(e, p)
+            if not df.empty:
+                out.append(f"- **{e}** (`{p}`): " + report.provenance(df))
     return "\n".join(out)
 
 
