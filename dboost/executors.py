@@ -143,20 +143,44 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
 
 # ----------------------------------------------------------------------------- worker processes
 
+def _pin_worker(slots) -> None:
+    """Pool initializer: take one GPU index and make it this worker's only visible device (before
+    CUDA is initialised in the worker)."""
+    os.environ["CUDA_VISIBLE_DEVICES"] = str(slots.get())
+
+
 def run_processes(cfgs: dict, *, workers: int = 2, threads: int | None = None, data_root: str | None = None,
-                  progress: bool = False, deadline: float | None = None) -> int:
-    """The units of each round in a pool of ``workers`` processes on this machine (all on the
-    driver's device: on one GPU they share it).  Each worker loads the data once and uses
-    ``threads`` CPU threads (default: the cores divided among the workers).  Processes are
-    spawned, not forked, so CUDA is never initialised before a fork.  A worker that dies breaks
-    the pool: its round's units are reported failed and the next round gets a fresh pool."""
+                  progress: bool = False, deadline: float | None = None, gpu_count: int | None = None) -> int:
+    """The units of each round in a pool of ``workers`` processes on this machine.  Each worker
+    loads the data once and uses ``threads`` CPU threads (default: the cores divided among the
+    workers).  On CUDA with several GPUs (``gpu_count``, default: all that torch sees) the workers
+    are pinned round robin, one GPU each (``CUDA_VISIBLE_DEVICES``); on one GPU they share it.
+    Processes are spawned, not forked, so CUDA is never initialised before a fork.  A worker that
+    dies breaks the pool: its round's units are reported failed and the next round gets a fresh pool."""
     import concurrent.futures as cf
     import multiprocessing as mp
     if isinstance(workers, bool) or int(workers) != workers or workers < 1:
         raise ValueError(f"workers must be a positive int; got {workers!r}")
     device = next(iter(cfgs.values())).device
     threads = threads or max(1, (os.cpu_count() or 1) // int(workers))
+    if gpu_count is None:
+        gpu_count = _visible_gpus() if device.startswith("cuda") else 0
+    ctx = mp.get_context("spawn")
+    pin = {}
+    if gpu_count > 1:
+        if device.startswith("cuda"):
+            device = "cuda"  # each worker sees its one GPU as cuda:0
+        pin = dict(initializer=_pin_worker, initargs=(ctx.Queue(),))
     pool = [None]
+
+    def new_pool():
+        if pin:  # a fresh pool (also after a worker died) hands out the GPUs again
+            q = pin["initargs"][0]
+            while not q.empty():
+                q.get()
+            for i in range(int(workers)):
+                q.put(i % gpu_count)
+        return cf.ProcessPoolExecutor(int(workers), mp_context=ctx, **pin)
 
     def submit(specs):
         # Hand a unit to the pool only when a worker is free: the pool's own queue would start
@@ -164,7 +188,7 @@ def run_processes(cfgs: dict, *, workers: int = 2, threads: int | None = None, d
         # cancelled).  So no unit starts after the deadline: the run overshoots it by at most the
         # units running at that moment.
         if pool[0] is None:
-            pool[0] = cf.ProcessPoolExecutor(int(workers), mp_context=mp.get_context("spawn"))
+            pool[0] = new_pool()
         queue, running = list(specs), {}
         while queue or running:
             while queue and len(running) < int(workers) and not _past(deadline):

@@ -228,3 +228,17 @@ def test_missing_extra_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(builtins, "__import__", no_ray)
     with pytest.raises(ValueError, match=r'pip install -e "\.\[ray\]"'):
         executors._need("ray", "ray")
+
+
+def test_processes_pin_one_gpu_per_worker(runs, one_thread):
+    # gpu_count=2 on a CPU run: the workers still train on the CPU, but each sets its own
+    # CUDA_VISIBLE_DEVICES as it would on a two-GPU machine, and the unit rows record it
+    n = executors.run_processes(_cfgs(("gap_sweep",)), workers=2, threads=1, gpu_count=2)
+    units = [json.loads(p.read_text()) for p in (runs / "smoke/units/rows").glob("*.json")]
+    assert n == len(units) > 0
+    assert {u["cuda_visible_devices"] for u in units} <= {"0", "1"}
+    # the two workers took different GPUs, so units that overlapped in time saw different ones
+    for a in units:
+        for b in units:
+            if a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]:
+                assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
