@@ -523,7 +523,7 @@ def at_a_glance() -> pd.DataFrame:
         claim, metric = (m.group(1), m.group(2)) if is_metric else (str(r["claim"]), "")
         prof = r["profile"].split(",", 1)[0] if r["profile"] else ""
         fits = "do not fit" if "does not fit" in r["profile"] else "fit"
-        ev = (f"{prof} profile, {_n_seeds(r['profile'])} seeds; its gap-0 networks {fits} their training set"
+        ev = (f"{prof}, {_n_seeds(r['profile'])} seeds ({'fits' if fits == 'fit' else 'does not fit'} its training set)"
               if prof else "not yet run")
         row = out.setdefault(claim, {"claim": claim, "verdicts": [], "evidence": []})
         row["verdicts"].append(f"{metric}: {r['verdict']}" if metric else r["verdict"])

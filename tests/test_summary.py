@@ -194,4 +194,4 @@ def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
     line = g.loc["1. gap = m0 beats CE, frozen head", "verdict"]
     assert line.startswith("accuracy: supported;") and "NLL, lower is better: not supported" in line
     assert "2. best constant gap ≈ m0 (within 0.5–2 × m0)" in g.index  # a qualifier, not a metric: kept whole
-    assert g.loc["1. gap = m0 beats CE, frozen head", "evidence"].startswith("cpu profile, 3 seeds")
+    assert g.loc["1. gap = m0 beats CE, frozen head", "evidence"] == "cpu, 3 seeds (does not fit its training set)"
