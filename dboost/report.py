@@ -346,8 +346,9 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
         ax[i].set(xlabel="members", ylabel=lab + " (ours: lines)", title=f"{lab} of the ensemble vs size")
         if i in twins:
             twins[i].set_ylabel(f"{lab}, poster (triangles, this axis)")
-    ax[1].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.12 if 1 in twins else 1.01, 1.0))  # off the data
-    fig.tight_layout()
+    handles, labels = ax[0].get_legend_handles_labels()  # one legend for both panels, below them: off the data
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     return fig
 
 
@@ -375,9 +376,11 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
             diff = g[metric] - g[f"{metric}_plain"]
             name = METRICS.get(metric, metric)
             ctrl = "plain ensemble" if control == "zero" else f"{control} ensemble"
+            same = k == 1 and bool((diff == 0).all())  # the rule's first member *is* the control's
             out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": pm(g[metric]),
                         f"{name}: {ctrl}": pm(g[f"{metric}_plain"]), "rule − control": pm(diff),
-                        "verdict": verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
+                        "verdict": "— (the same first network)" if same else
+                        verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
     return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
 
 
