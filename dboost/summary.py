@@ -259,7 +259,8 @@ def _claim2_adaptive(sw, psw) -> dict:
     full = a.dropna()
     g0 = d[d["mult"] == 0.0]
     m0 = f"m0 = {report.pm(g0['train_mean_margin'], 2)} (logged-style {report.pm(g0['logged_mean_margin'], 2)})" \
-        if "logged_mean_margin" in g0 else f"m0 = {report.pm(g0['train_mean_margin'], 2)}"
+        if "logged_mean_margin" in g0 and g0["logged_mean_margin"].notna().all() else \
+        f"m0 = {report.pm(g0['train_mean_margin'], 2)}"  # rows from before the logged-style m0 was recorded
     if best0 == grid0[-1]:
         return dict(claim=claim, poster=ref, ours=f"best of the seed-0 grid is its top, {best0:g} × m0", where=_where(s0, psw),
                     verdict="inconclusive (the optimum lies beyond the grid)")
