@@ -15,13 +15,14 @@ When a round collects nothing, the experiments run once more normally, which onl
 experiment rows from the stored units.
 
 ``local`` is today's behaviour: the experiment functions train in-process, one unit at a time.
-``processes`` trains the units of a round in a pool of worker processes on this machine: a small
-network does not fill a large GPU, and several processes at once on one GPU fill it better.
+``processes`` trains the units of a round in a pool of worker processes on this machine, one GPU
+per worker where there are several.  Sharing one GPU gains nothing for the gpu profile's
+networks (``benchmarks/worker_overlap.py``: one H200 was already busy with one unit).
 Ray and submitit are optional extras (``pip install -e ".[ray]"`` / ``".[slurm]"``).
 
 A ``deadline`` (``--time-limit``) stops a run cleanly when a machine is lent for a fixed time:
-no new round starts after it, units not yet started are cancelled, every finished unit is stored
-and its experiment rows written; a rerun resumes with the rest.
+no unit starts after it, every finished unit is stored and its experiment rows written; a rerun
+resumes with the rest.
 """
 from __future__ import annotations
 
@@ -127,17 +128,16 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
             bar.close()
         for cfg in cfgs.values():
             cfg.collect = None
-    if stopped:  # write the experiment rows of every stored unit; train nothing more
-        left: dict = {}
-        for cfg in cfgs.values():
-            cfg.collect = left
-            experiments.run(cfg)
-            cfg.collect = None
+    # Write the experiment rows of every stored unit.  All units are stored unless the deadline
+    # stopped the run: then the rest are collected (counted), not trained.
+    left: dict = {}
+    for cfg in cfgs.values():
+        cfg.collect = left if stopped else None
+        experiments.run(cfg)
+        cfg.collect = None
+    if stopped:
         print(f"[dboost.batch] time limit reached after {done} unit(s); at least {len(left)} unit(s) left: "
               "rerun the same command to resume", file=sys.stderr, flush=True)
-        return done
-    for cfg in cfgs.values():  # every unit is stored: this only writes the experiment rows
-        experiments.run(cfg)
     return done
 
 

@@ -169,8 +169,7 @@ def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
 def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
     """The gap grid of one seed: one row per trained net, in human column names."""
     d = sweep.copy()
-    m0 = d["m0"].fillna(d["train_mean_margin"].where(d["gap_label"] == "0")).ffill().bfill()
-    d["gap_mult"] = d["gap"] / m0
+    d["gap_mult"] = gap_mult(d)
     cols = ["gap_mult", "gap", "train_acc", "train_mean_margin", "test_acc", "test_auc_proba", "test_nll", "test_ece",
             "min_width"]
     d = d.sort_values("gap")[[c for c in cols if c in d]]
@@ -216,6 +215,20 @@ def _sns():
     return sns
 
 
+def _overlaps(ref, ours, pad: float) -> bool:
+    """Whether the poster's values ``ref`` come within ``pad`` of the range of ``ours``.  If so they
+    share our axis; if not (another regime) they get one of their own, so neither is squashed."""
+    return min(ref) <= float(np.max(ours)) + pad and max(ref) >= float(np.min(ours)) - pad
+
+
+def _own_axis(ax, label: str, **text_kw):
+    """A right-hand axis for the poster's values beside ours (see :func:`_overlaps`)."""
+    t = ax.twinx()
+    t.grid(False)
+    t.set_ylabel(label, **text_kw)
+    return t
+
+
 def plot_gap_sweep(df: pd.DataFrame):
     """Accuracy (relative and absolute gap), ROC-AUC and mean margins against the gap, with the poster's points.
 
@@ -233,17 +246,10 @@ def plot_gap_sweep(df: pd.DataFrame):
     fig, axs = plt.subplots(2, 2, figsize=(13, 8.6))
     ax = axs.ravel()
     pg, pa = zip(*poster.GAP_SWEEP_ACC)
-    # the poster's test accuracy shares our axis where it overlaps our test accuracy; else (another
-    # regime) it gets a right-hand axis of its own, so our curve is not squashed under it
-    own = not (min(pa) <= d["test_acc"].max() + 0.02 and max(pa) >= d["test_acc"].min() - 0.02)
+    own = not _overlaps(pa, d["test_acc"], 0.02)  # the poster's test accuracy against ours
 
     def ref(a):
-        if not own:
-            return a
-        t = a.twinx()
-        t.grid(False)
-        t.set_ylabel("poster test accuracy (triangles, this axis)", fontsize=9)
-        return t
+        return _own_axis(a, "poster test accuracy (triangles, this axis)", fontsize=9) if own else a
     ax[0].plot(x, d["test_acc"], "o-", label="ours (test)")
     ax[0].plot(x, d["train_acc"], "s--", alpha=0.6, label="ours (train)")
     r0 = ref(ax[0])
@@ -260,12 +266,9 @@ def plot_gap_sweep(df: pd.DataFrame):
     for col, mk, lab in (("test_auc_proba", "o-", "softmax f32"), ("test_auc_logits", "s--", "logits"),
                          ("test_auc_log_proba", "d:", "exact probs")):
         ax[2].plot(x, d[col], mk, label=lab)
-    lo2, hi2 = d[["test_auc_proba", "test_auc_logits"]].min().min(), d[["test_auc_proba", "test_auc_logits"]].max().max()
     r2 = ax[2]
-    if not (poster.AUC_CE <= hi2 + 0.01 and poster.AUC_DISCOUNTED >= lo2 - 0.01):  # another regime: own axis
-        r2 = ax[2].twinx()
-        r2.grid(False)
-        r2.set_ylabel("poster ROC-AUC (lines, this axis)", fontsize=9)
+    if not _overlaps((poster.AUC_CE, poster.AUC_DISCOUNTED), d[["test_auc_proba", "test_auc_logits"]].to_numpy(), 0.01):
+        r2 = _own_axis(ax[2], "poster ROC-AUC (lines, this axis)", fontsize=9)
         r2.set_ylim(poster.AUC_CE - 0.0005, poster.AUC_DISCOUNTED + 0.0003)
     r2.axhline(poster.AUC_CE, color="k", ls=":", lw=1, label="poster, CE")
     r2.axhline(poster.AUC_DISCOUNTED, color="k", ls="--", lw=1, label="poster, discounted")
@@ -301,8 +304,7 @@ def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str =
     sns = _sns()
     d = df.copy()
     d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
-    lo, hi = d[metric].min(), d[metric].max()
-    inside = poster_bands is None or all(b[0] <= hi + 0.02 and b[1] >= lo - 0.02 for b in poster_bands.values())
+    inside = poster_bands is None or all(_overlaps(b, d[metric], 0.02) for b in poster_bands.values())
     w = max(6, 1.3 * d[by].nunique() + 3)
     if inside:
         fig, ax = plt.subplots(figsize=(w, 4.2))
@@ -344,33 +346,21 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
     import matplotlib.pyplot as plt
     _sns()
     fig, ax = plt.subplots(1, 2, figsize=(13, 4.2))
-    twins: dict = {}
-
-    def ref_ax(i):
-        """The poster's points share our axis when the ranges overlap; else (another regime) they get
-        a right-hand axis of their own, so neither is squashed into a corner."""
-        col = ("test_acc", "test_auc_proba")[i]
-        ref = [v[i] for r in poster.BOOSTING.values() for k, v in r.items() if k <= df["members"].max()]
-        lo, hi = df[col].min(), df[col].max()
-        if min(ref) <= hi + 0.02 and max(ref) >= lo - 0.02:
-            return ax[i]
-        if i not in twins:
-            twins[i] = ax[i].twinx()
-            twins[i].grid(False)
-        return twins[i]
+    drawn = with_poster and bool(set(df["rule"]) & set(poster.BOOSTING))  # the poster has some of our rules
     for i, (col, lab) in enumerate((("test_acc", "test accuracy"), ("test_auc_proba", "ROC-AUC (OvR, softmax)"))):
+        ref = [v[i] for r in poster.BOOSTING.values() for k, v in r.items() if k <= df["members"].max()]
+        rax = ax[i] if not drawn or _overlaps(ref, df[col], 0.02) else \
+            _own_axis(ax[i], f"{lab}, poster (triangles, this axis)")
         for j, (rule, g) in enumerate(df.groupby("rule", sort=False)):
             s = g.groupby("members")[col].agg(["mean", "std"]).reset_index()
-            line, = ax[i].plot(s["members"], s["mean"], "o-", label=rule, color=f"C{j}")
+            ax[i].plot(s["members"], s["mean"], "o-", label=rule, color=f"C{j}")
             if g["seed"].nunique() > 1:
                 ax[i].fill_between(s["members"], s["mean"] - s["std"], s["mean"] + s["std"], color=f"C{j}", alpha=0.15)
             if with_poster and rule in poster.BOOSTING:  # the poster's sizes up to ours (15 is off our axis)
                 pts = [(k, v) for k, v in sorted(poster.BOOSTING[rule].items()) if k <= df["members"].max()]
-                ref_ax(i).plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.6)
+                rax.plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.6)
         ax[i].set_xlim(0.5, df["members"].max() + 0.5)  # our sizes; poster points beyond are clipped
         ax[i].set(xlabel="members", ylabel=lab + " (ours: lines)", title=f"{lab} of the ensemble vs size")
-        if i in twins:
-            twins[i].set_ylabel(f"{lab}, poster (triangles, this axis)")
     handles, labels = ax[0].get_legend_handles_labels()  # one legend for both panels, below them: off the data
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.07, 1, 1))

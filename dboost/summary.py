@@ -197,11 +197,12 @@ def regime(profile: str) -> dict:
     """How close a profile's gap-0 frozen-x10 nets are to the poster's regime: train accuracy and m0."""
     sw, _ = _load("gap_sweep", profile)
     if sw.empty:
-        return dict(train_acc=float("nan"), m0=float("nan"), text="regime unknown (no gap sweep)")
+        return dict(train_acc=float("nan"), m0=float("nan"), fits=None, text="regime unknown (no gap sweep)")
     g0 = sw[sw["gap_label"] == "0"]
     acc, m0 = float(g0["train_acc"].mean()), float(g0["train_mean_margin"].mean())
-    fits = "fits its training set" if g0["train_acc"].min() >= 0.99 else "does not fit its training set"
-    return dict(train_acc=acc, m0=m0, text=f"gap-0 train acc {acc:.3f}, m0 {m0:.1f}: {fits}")
+    fits = bool(g0["train_acc"].min() >= 0.99)
+    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train acc {acc:.3f}, m0 {m0:.1f}: "
+                f"{'fits' if fits else 'does not fit'} its training set")
 
 
 def _decisive(verdict: str) -> bool:
@@ -209,15 +210,11 @@ def _decisive(verdict: str) -> bool:
         or verdict == "inconclusive (seeds disagree)"
 
 
-def headline_table() -> pd.DataFrame:
-    """One row per claim from the profile that can best decide it: a decisive verdict (>= 3 paired
-    seeds) first, then the regime closest to the poster's (gap-0 train accuracy: the poster's nets
-    fit their training set), then scale (``PROFILE_RANK``).  Rows of the other profiles stay in the
-    per-profile tables.  The smoke profile is used only when nothing else has run."""
+def _headline_choice() -> list[dict]:
+    """For each claim any profile has (in table order): the row of the profile that can best decide
+    it, with that profile's name and regime -- or ``profile=None`` where no profile has run it."""
     from .experiments import PROFILE_RANK
     profs = [p for p in profiles_with_results() if p != "smoke"] or profiles_with_results()
-    if not profs:
-        return claims_table()
     reg = {p: regime(p) for p in profs}
     tables = {p: claims_table(p) for p in profs}
     out, claims = [], []
@@ -234,12 +231,24 @@ def headline_table() -> pd.DataFrame:
                           p, r.iloc[0]))
         if not cands:
             ref = next(t[t["claim"] == claim].iloc[0]["poster"] for t in tables.values() if (t["claim"] == claim).any())
-            out.append(dict(claim=claim, poster=ref, ours="not yet run", profile="", verdict="not yet run"))
+            out.append(dict(claim=claim, row=dict(poster=ref, ours="not yet run", verdict="not yet run", where=""),
+                            profile=None, regime=None))
             continue
         _, p, r = min(cands, key=lambda c: c[0])
-        out.append(dict(claim=claim, poster=r["poster"], ours=r["ours"],
-                        profile=f"{p}, {_n_seeds(r['where'])} seeds; {reg[p]['text']}", verdict=r["verdict"]))
-    return pd.DataFrame(out)
+        out.append(dict(claim=claim, row=r, profile=p, regime=reg[p]))
+    return out
+
+
+def headline_table() -> pd.DataFrame:
+    """One row per claim from the profile that can best decide it: a decisive verdict (>= 3 paired
+    seeds) first, then the regime closest to the poster's (gap-0 train accuracy: the poster's nets
+    fit their training set), then scale (``PROFILE_RANK``).  Rows of the other profiles stay in the
+    per-profile tables.  The smoke profile is used only when nothing else has run."""
+    if not profiles_with_results():
+        return claims_table()
+    return pd.DataFrame([dict(claim=c["claim"], poster=c["row"]["poster"], ours=c["row"]["ours"],
+                              profile=f"{c['profile']}, {_n_seeds(c['row']['where'])} seeds; {c['regime']['text']}"
+                              if c["profile"] else "", verdict=c["row"]["verdict"]) for c in _headline_choice()])
 
 
 def _claim2_adaptive(sw, psw) -> dict:
@@ -422,14 +431,13 @@ def _line(r) -> str:
 
 
 def _min_width_sentence(sw: pd.DataFrame) -> str:
-    s0, best, _, _ = _first_seed_grid(sw)
+    s0, best, m0, _ = _first_seed_grid(sw)
     if "min_width" not in s0 or s0["min_width"].isna().all():
         return ""
     s0 = s0.dropna(subset=["min_width"]).sort_values("gap")
     w0 = s0.loc[s0["gap_label"] == "0", "min_width"]
     if w0.empty:
         return ""
-    m0 = float(s0["m0"].dropna().iloc[0]) if s0["m0"].notna().any() else float("nan")
     w0, wb = float(w0.iloc[0]), float(best.get("min_width", float("nan")))
     lo = s0.loc[s0["min_width"].idxmin()]
     hi = s0.iloc[-1]
@@ -514,20 +522,18 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
 
 def at_a_glance() -> pd.DataFrame:
     """The landing page's box: one line per claim (its metrics' verdicts, and the profile and regime
-    of the headline evidence)."""
+    of the headline evidence), from the same choice as :func:`headline_table`."""
     import re
-    h = headline_table()
     out: dict = {}
-    for _, r in h.iterrows():
-        m = re.match(r"^(.*?) \(((?:[^()]|\([^()]*\))*)\)$", str(r["claim"]))
+    for c in (_headline_choice() if profiles_with_results() else []):
+        m = re.match(r"^(.*?) \(((?:[^()]|\([^()]*\))*)\)$", str(c["claim"]))
         is_metric = bool(m) and re.search(r"acc|AUC|AUROC|NLL|ECE", m.group(2))  # not a qualifier like "within 0.5–2 × m0"
-        claim, metric = (m.group(1), m.group(2)) if is_metric else (str(r["claim"]), "")
-        prof = r["profile"].split(",", 1)[0] if r["profile"] else ""
-        fits = "do not fit" if "does not fit" in r["profile"] else "fit"
-        ev = (f"{prof}, {_n_seeds(r['profile'])} seeds ({'fits' if fits == 'fit' else 'does not fit'} its training set)"
-              if prof else "not yet run")
+        claim, metric = (m.group(1), m.group(2)) if is_metric else (str(c["claim"]), "")
+        verdict = c["row"]["verdict"]
+        ev = (f"{c['profile']}, {_n_seeds(c['row']['where'])} seeds "
+              f"({'fits' if c['regime']['fits'] else 'does not fit'} its training set)" if c["profile"] else "not yet run")
         row = out.setdefault(claim, {"claim": claim, "verdicts": [], "evidence": []})
-        row["verdicts"].append(f"{metric}: {r['verdict']}" if metric else r["verdict"])
+        row["verdicts"].append(f"{metric}: {verdict}" if metric else verdict)
         if ev not in row["evidence"]:
             row["evidence"].append(ev)
     return pd.DataFrame([{"claim": r["claim"], "verdict": "; ".join(r["verdicts"]), "evidence": "; ".join(r["evidence"])}

@@ -45,6 +45,22 @@ def _cfgs(only, **kw):
     return {e: experiments.configure(e, "smoke", device="cpu", progress=False, **dict(SMALL, **kw)) for e in only}
 
 
+def _local_then_elsewhere(only, runs, monkeypatch, elsewhere):
+    """Train ``only`` in-process into ``runs`` and return its rows; then point the runs folder at
+    ``elsewhere``, where the executor under test writes the same experiments afresh."""
+    for cfg in _cfgs(only).values():
+        experiments.run(cfg)
+    local = _rows(runs)
+    monkeypatch.setenv("DBOOST_RUNS", str(elsewhere))
+    return local
+
+
+def _overlapping(units):
+    """Pairs of unit rows whose worker spans overlap in time (they ran at once)."""
+    return [(a, b) for a in units for b in units
+            if a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]]
+
+
 # ----------------------------------------------------------------------------- the plan
 
 def test_plan_smoke_counts_shared_units_once_and_orders_chains(runs):
@@ -102,10 +118,7 @@ def ray_local():
 
 def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkeypatch, ray_local, one_thread):
     only = ("gap_sweep", "boosting")
-    for cfg in _cfgs(only).values():
-        experiments.run(cfg)
-    local = _rows(runs)
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "ray"))
+    local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / "ray")
     n = executors.run_ray(_cfgs(only), gpus_per_unit=1)
     assert n > 0
     assert _rows(tmp_path / "ray") == local
@@ -113,12 +126,9 @@ def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkey
     assert {u["executor"] for u in units} == {"ray"}
     assert {u["cuda_visible_devices"] for u in units} <= {"0", "1", "2", "3"}
     # tasks that ran at the same time saw different GPUs (one GPU per unit)
-    for a in units:
-        for b in units:
-            if a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]:
-                assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
-    assert any(a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]
-               for a in units for b in units)  # and some did run at the same time
+    for a, b in _overlapping(units):
+        assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
+    assert _overlapping(units)  # and some did run at the same time
     # boosting members name their predecessor: the chain order is in the rows
     rows = {p.stem: json.loads(p.read_text()) for p in (tmp_path / "ray/smoke/boosting/rows").glob("*.json")}
     for k, r in rows.items():
@@ -149,10 +159,7 @@ def test_ray_retries_a_killed_worker_without_loss_or_duplicates(runs, tmp_path, 
 def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, one_thread):
     pytest.importorskip("submitit")
     only = ("gap_sweep",)
-    for cfg in _cfgs(only).values():
-        experiments.run(cfg)
-    local = _rows(runs)
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / cluster))
+    local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / cluster)
     n = executors.run_slurm(_cfgs(only), folder=tmp_path / "submitit", cluster=cluster, cpus_per_task=1, time_min=5)
     assert n == 3  # 4 rows, 3 units (the clamped gap-m0 net is the gap-0 unit here)
     assert _rows(tmp_path / cluster) == local
@@ -162,10 +169,7 @@ def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, 
 
 def test_processes_give_the_rows_of_local(runs, tmp_path, monkeypatch, one_thread):
     only = ("gap_sweep", "boosting")
-    for cfg in _cfgs(only).values():
-        experiments.run(cfg)
-    local = _rows(runs)
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "proc"))
+    local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / "proc")
     n = executors.run_processes(_cfgs(only), workers=2, threads=1)
     assert n > 0
     assert _rows(tmp_path / "proc") == local
@@ -177,10 +181,7 @@ def test_processes_give_the_rows_of_local(runs, tmp_path, monkeypatch, one_threa
 def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, tmp_path, monkeypatch, one_thread):
     import time
     only = ("gap_sweep", "boosting")
-    for cfg in _cfgs(only).values():
-        experiments.run(cfg)
-    local = _rows(runs)
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "proc"))
+    local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / "proc")
     # a deadline already past: nothing starts, nothing is written but what the stored units give
     assert executors.run_processes(_cfgs(only), workers=2, threads=1, deadline=time.monotonic()) == 0
     assert not list((tmp_path / "proc").glob("smoke/units/rows/*.json"))
@@ -238,7 +239,5 @@ def test_processes_pin_one_gpu_per_worker(runs, one_thread):
     assert n == len(units) > 0
     assert {u["cuda_visible_devices"] for u in units} <= {"0", "1"}
     # the two workers took different GPUs, so units that overlapped in time saw different ones
-    for a in units:
-        for b in units:
-            if a is not b and a["worker_span"][0] < b["worker_span"][1] and b["worker_span"][0] < a["worker_span"][1]:
-                assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
+    for a, b in _overlapping(units):
+        assert a["cuda_visible_devices"] != b["cuda_visible_devices"]
