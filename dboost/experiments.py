@@ -355,6 +355,14 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
     if row is not None and not need_outputs and not wants_width:
         return row, None
     out = cfg.units.load_tensors(key) if row is not None else None
+    if out is None and row is not None and not wants_width:
+        # no local cache (a fresh clone, another machine): the committed outputs carry what a
+        # boosting chain needs (test logits, train margins), so nothing is retrained
+        saved = cfg.units.load_outputs(key)
+        if saved is not None:
+            out = dict(saved, wall=torch.tensor(row["train_wall_time_s"]),
+                       trained_on=f"{row['env'].get('hardware')} ({row['env'].get('device')}), torch "
+                                  f"{row['env'].get('torch')}, commit {row['env'].get('git_commit')}")
     if out is None:
         spec = UnitSpec(key, cfg.profile, cfg.experiment, dict(cfg.overrides), ucfg, g, dict(train_kw or {}),
                         min_width_n)
@@ -377,6 +385,7 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
 def store_unit(units: Store, row: dict, out: dict) -> dict:
     """Save a trained unit's outputs and, unless the unit already has a (committed) row, its row."""
     units.save_tensors(row["unit"], **out)
+    units.save_outputs(row["unit"], out["test_logits"], out["train_margins"])
     old = units.get(row["unit"])
     if old is not None:
         return old
