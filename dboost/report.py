@@ -11,15 +11,12 @@ import numpy as np
 import pandas as pd
 
 from . import poster
+from .analysis import fmt, stats
 from .experiments import PROFILE_RANK
 from .results import Store, runs_root
 
-METRICS = {  # column -> label; the claims' metrics first
-    "test_acc": "test accuracy", "test_auc_proba": "ROC-AUC (OvR, softmax f32)",
-    "test_auc_logits": "ROC-AUC (OvR, logits)", "test_auc_log_proba": "ROC-AUC (OvR, exact probs)",
-    "test_mis_auroc": "misclassification AUROC", "test_nll": "NLL", "test_ece": "ECE",
-}
-HIGHER_IS_BETTER = {"test_nll": False, "test_ece": False, "test_brier": False}
+METRICS = fmt.METRIC_NAMES  # column -> label; the claims' metrics first
+HIGHER_IS_BETTER = {m: False for m in fmt.LOWER_IS_BETTER}
 # What the tables call the rows' columns (the glossary page defines each).
 COLUMN_NAMES = {
     "gap_label": "gap", "gap": "g (logits)", "gap_mult": "g / m0", "train_acc": "train acc",
@@ -28,9 +25,10 @@ COLUMN_NAMES = {
     "head_label": "head", "arch": "architecture", "variant": "", "rule": "rule", "members": "members",
     **METRICS,
 }
-PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). A verdict needs ≥ 3 paired "
-           "seeds: *supported* when every seed improves, *not supported* when the mean difference goes the wrong "
-           "way (or is 0), *inconclusive* otherwise. It is a sign rule over seeds, not a significance test.")
+PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). Verdicts follow the "
+           "[verdict rule](../glossary.html#the-verdict-rule): a paired t interval of the difference over seeds, Holm-adjusted "
+           "across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own tables); "
+           "*supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -93,20 +91,16 @@ def pm(values, digits: int = 4) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
-def verdict(diffs, higher_is_better: bool = True, min_seeds: int = 3) -> str:
-    """supported / not supported / inconclusive, from paired differences (treatment − control).
-
-    Supported: every seed improves and there are >= min_seeds.  Not supported: the mean
-    difference goes the wrong way (or is zero) with >= min_seeds.  Otherwise inconclusive.
-    """
-    d = np.asarray(diffs, float) * (1 if higher_is_better else -1)
-    if len(d) < min_seeds:
-        return f"inconclusive (n={len(d)} seed{'s' * (len(d) != 1)})"
-    if (d > 0).all():
-        return "supported"
-    if d.mean() <= 0:
-        return "not supported"
-    return "inconclusive (seeds disagree)"
+def verdict(diffs, higher_is_better: bool = True) -> str:
+    """A page table's verdict from paired differences (treatment − control): the glossary's rule
+    with an *unadjusted* 95 % paired-t interval (one comparison read alone; the summary's verdicts
+    adjust across each profile's family with Holm).  n < 2: inconclusive (n too small)."""
+    d = np.asarray(diffs, float)
+    r = stats.paired_test(d, np.zeros_like(d))
+    if r["n"] < 2:
+        return "inconclusive (n too small)"
+    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
+    return stats.decide(lo, hi, 1 if higher_is_better else -1)
 
 
 def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
