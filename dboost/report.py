@@ -26,7 +26,7 @@ COLUMN_NAMES = {
     **METRICS,
 }
 PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). Verdicts follow the "
-           "[verdict rule](../glossary.html#the-verdict-rule): a paired t interval of the difference over seeds, Holm-adjusted "
+           "verdict rule (glossary, *The verdict rule*): a paired t interval of the difference over seeds, Holm-adjusted "
            "across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own tables); "
            "*supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
 
