@@ -348,3 +348,13 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
     return head + "\n".join(f"- {x}" for x in lines) + "\n\n" + report.PM_NOTE
 
 
+
+
+def answer_html() -> str:
+    """The answer as an HTML paragraph, for the landing page's box (a cross-page {glue} shows HTML,
+    not Markdown); `code` spans kept."""
+    import html
+    import re
+    from IPython.display import HTML
+    text = html.escape(analysis.answer())
+    return HTML("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", text) + "</p>")
