@@ -183,6 +183,60 @@ def training_length_verdict(profile: str | None = None) -> str:
     return f"**Verdict (`{p}` profile).** " + text[:1].upper() + text[1:] + ". " + end
 
 
+def calibration_verdict(profile: str = "interp") -> str:
+    """Does gap m0's NLL harm survive temperature scaling?  Claim 1's pairs (and the data-size study's)
+    whose test logits are stored, raw against calibrated NLL, paired on seed (unadjusted 95 % t interval)."""
+    from .analysis import data_size as ds
+    from .analysis.stats import paired_test, t_interval
+    sw = analysis.rows("gap_sweep", profile)
+    out = []
+    sources = []
+    if not sw.empty and "test_cal_nll" in sw:
+        c = analysis.claim("1")
+        t, k = c.treatment.select(sw).set_index("seed"), c.control[0].select(sw).set_index("seed")
+        both = t.join(k, lsuffix="_t", rsuffix="_c", how="inner").dropna(subset=["test_cal_nll_t", "test_cal_nll_c"])
+        sources.append(("claim 1's seeds (one fixed subset)", both))
+    dz = analysis.rows("data_size", profile)
+    if not dz.empty and "test_cal_nll" in dz:
+        pr = ds.pairs(dz).dropna(subset=["nll_cal0", "nll_cal_m0"])
+        pr = pr[pr.head_label == "freeze_last x10"]
+        both = pd.DataFrame(dict(test_nll_t=pr.nll_m0.values, test_nll_c=pr.nll0.values,
+                                 test_cal_nll_t=pr.nll_cal_m0.values, test_cal_nll_c=pr.nll_cal0.values))
+        sources.append(("the data-size study's pairs (every size, own subsets)", both))
+    n_rows = len(sw)
+    n_with = int(sw["test_cal_nll"].notna().sum()) if "test_cal_nll" in sw else 0
+    for name, b in sources:
+        if len(b) < 2:
+            out.append(f"{name}: {len(b)} pair(s) with stored logits, too few for an interval.")
+            continue
+        parts = []
+        for col, label in (("test_nll", "raw NLL"), ("test_cal_nll", "NLL after temperature scaling")):
+            r = paired_test(b[f"{col}_t"], b[f"{col}_c"])
+            lo, hi = t_interval(r["mean"], r["se"], r["df"], 0.05)
+            parts.append(f"{label} {fmt.pt(r['mean'], 'test_nll')} {fmt.interval(lo, hi, 'test_nll')}")
+            if col == "test_cal_nll":
+                word = ("the harm survives calibration" if lo > 0 else "calibration turns it into a gain" if hi < 0
+                        else "after calibration the difference cannot be told from zero")
+        out.append(f"{name}, n = {len(b)} paired seeds: " + "; ".join(parts) + f" (gap m0 − gap 0): {word}.")
+    if not out:
+        return ("*No row of this profile has stored test logits yet* (they are kept for units trained since the "
+                "logit store existed), so calibrated NLL is not available.")
+    note = (f" {n_rows - n_with} of the {n_rows} gap-sweep rows of `{profile}` were trained before test logits were "
+            "stored and have no calibrated metrics." if n_rows - n_with else "")
+    return (f"**Calibrated NLL (`{profile}`; temperature fitted on one half of the test set and scored on the "
+            "other, then swapped).** " + " ".join(out) + note)
+
+
+def data_size_verdict(profile: str = "interp") -> str:
+    """The data-size study's conclusion (``dboost.analysis.data_size.verdict``) or where it stands."""
+    from .analysis import data_size as ds
+    dz = analysis.rows("data_size", profile)
+    if dz.empty:
+        return (f"*The data-size study has no rows at `{profile}` yet*: `dboost run --profile {profile} --only "
+                "data_size` trains it (largest sizes last; on a GPU the 20k and 50k points take minutes).")
+    return f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
+
+
 def scale_note(profiles=None) -> str:
     """How the scale of ``profiles`` (default: those the best-available table uses) differs from the poster's."""
     from .experiments import EXPERIMENTS

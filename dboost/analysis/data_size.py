@@ -14,18 +14,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .stats import paired_test, t_interval
+
 POSTER_N = 50_000
 FIT = 0.99  # "fits its training set": gap-0 train accuracy at least this (the profile's size_fit)
 
 
 def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
-    """(mean, low, high) of the paired-t interval; (mean, nan, nan) below 2 values."""
+    """(mean, low, high) of the paired-t interval of gains ``x`` (the verdict rule's, unadjusted);
+    (mean, nan, nan) below 2 values."""
     x = np.asarray(x, dtype=float)
-    m = float(x.mean()) if len(x) else math.nan
-    if len(x) < 2:
-        return m, math.nan, math.nan
-    h = float(stats.t.ppf(0.5 + level / 2, len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)))
-    return m, m - h, m + h
+    r = paired_test(x, np.zeros_like(x))
+    if r["n"] < 2:
+        return r["mean"], math.nan, math.nan
+    lo, hi = t_interval(r["mean"], r["se"], r["df"], 1 - level)
+    return r["mean"], lo, hi
 
 
 def pairs(df: pd.DataFrame) -> pd.DataFrame:

@@ -8,9 +8,10 @@ METRIC_NAMES = {  # column -> label; the claims' metrics first
     "test_acc": "test accuracy", "test_auc_proba": "ROC-AUC (OvR, softmax f32)",
     "test_auc_logits": "ROC-AUC (OvR, logits)", "test_auc_log_proba": "ROC-AUC (OvR, exact probs)",
     "test_mis_auroc": "misclassification AUROC", "test_nll": "NLL", "test_ece": "ECE",
+    "test_cal_nll": "NLL after temperature scaling", "test_cal_ece": "ECE after temperature scaling",
 }
-LOWER_IS_BETTER = frozenset({"test_nll", "test_ece", "test_brier"})
-NOT_A_PROPORTION = frozenset({"test_nll"})
+LOWER_IS_BETTER = frozenset({"test_nll", "test_ece", "test_brier", "test_cal_nll", "test_cal_ece"})
+NOT_A_PROPORTION = frozenset({"test_nll", "test_cal_nll"})
 
 # Human names of the boosting rules, for text and legends (the code's names stay in tables' code cells).
 RULE_NAMES = {
