@@ -33,9 +33,11 @@ above stay as the thesis states them; the code's versions are extra rules under 
 
 Both are the code's recursion with g_t the gap member t was trained with (t = 1..T; the code's
 ``num_model`` is t - 1):  A_t = (g_t (t-1) + M_t) / t  (the spec's (last_gap t + M_t)/(t + 1) with t
-counted from 0), then
+counted from 0), then::
+
   constant_mean_cumulative_code:  g_{t+1} = c + mean_j A_t,j - A_t,i
   sample_margin_cumulative:       g_{t+1} = A_t                      (g_1 = 0)
+
 i.e. the code averages the previous *gap* (not the previous reversed margins) with the new margins.
 Derivation of the closed form: write r(v) = mean(v) - v (linear; r(const) = 0, r(r(v)) = -r(v))
 and h_t = g_t - c.  Then h_1 = 0 and h_{t+1} = r(A_t) = ((t-1) r(g_t) + r(M_t)) / t, where
@@ -64,7 +66,7 @@ RuleFn = Callable[..., torch.Tensor]
 class Rule:
     """One registered gap rule.
 
-    fn(history, **params) -> (N,) gaps, where ``history`` is a non-empty list of the members'
+    ``fn(history, **params)`` returns the (N,) gaps, where ``history`` is a non-empty list of the members'
     training-set margins as float64 (N,) tensors (oldest first) and ``params`` the rule's
     parameters as floats.  ``first`` is the first member's gap (before any margins): a number,
     or the name of one of ``params`` (the built-in rules with a constant c start at c).
@@ -87,7 +89,7 @@ def register(name: str, fn: RuleFn, *, params: Sequence[str] = (), first: Union[
              description: str = "", replace: bool = False) -> Rule:
     """Register gap rule ``name``; returns the :class:`Rule`.
 
-    fn(history, **params): the next member's (N,) gaps from the margins so far (see :class:`Rule`).
+    fn: ``fn(history, **params)``, the next member's (N,) gaps from the margins so far (:class:`Rule`).
     params: the names of the rule's required float parameters (passed to :func:`next_gaps`).
     first: the first member's gap, a number or one of ``params``.
     replace: allow overwriting a registered rule (else a ValueError names it).
@@ -201,10 +203,10 @@ def next_gaps(name: str, margins_history: Sequence[torch.Tensor], *, n: int | No
 
     name: a registered rule (:func:`names`; add one with :func:`register`).
     margins_history: the training-set margins of each member so far, oldest first, each (N,) in
-        the same sample order; empty for the first member.
+    the same sample order; empty for the first member.
     n: the number of training samples; required when ``margins_history`` is empty (the first
-        member's gap is the rule's ``first`` value repeated n times), checked against N otherwise.
-    params: the rule's own parameters, e.g. ``c=34.0`` for "constant" (:func:`get(name).params`).
+    member's gap is the rule's ``first`` value repeated n times), checked against N otherwise.
+    params: the rule's own parameters, e.g. ``c=34.0`` for "constant" (``get(name).params``).
     Returns float32 for an empty history, else the dtype of the last margins (float32 for
     integer margins).  Raises ValueError before computing anything for bad input.
     """
