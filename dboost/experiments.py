@@ -81,7 +81,7 @@ PROFILES: dict[str, dict] = {
                   heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
                   rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
-                  experiments=EXPERIMENTS, description="synthetic data, seconds on a CPU: "
+                  experiments=EXPERIMENTS, threads=1, description="synthetic data, seconds on a CPU: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
     # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.
