@@ -24,6 +24,7 @@ COMMITTED = ROOT / "runs" / "smoke"
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # before torch is imported: kernels and subprocesses inherit it
 os.environ.setdefault("PYTHONHASHSEED", "0")
+_runs = None  # the temporary runs folder made here (removed at the end of the session)
 if "DBOOST_RUNS" not in os.environ:
     _runs = Path(tempfile.mkdtemp(prefix="dboost-test-runs-"))
     if COMMITTED.is_dir():
@@ -53,6 +54,8 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if _runs is not None:
+        shutil.rmtree(_runs, ignore_errors=True)
     before = getattr(session.config, "_dboost_runs_before", None)
     if before is None:
         return
