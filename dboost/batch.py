@@ -34,6 +34,7 @@ from pathlib import Path
 from . import executors, experiments
 from .executors import EXECUTORS
 from .results import Store, atomic_write_bytes, check_runs_root, clean_stale_temps, runs_root
+from .train import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "book" / "notebooks"
@@ -89,45 +90,51 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     #    the first model trains; configure writes nothing.
     cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
                                      progress=progress, **overrides) for e in only}
-    # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
-    prepare(profile, only)
-    times = {}
-    if executor not in EXECUTORS:
-        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
-    if train and executor != "local":
-        t0 = time.perf_counter()
-        kw = dict(executor_kw or {}, data_root=str(data_root) if data_root else None, progress=progress)
-        if time_limit_min is not None:
-            kw["deadline"] = t_start + 60.0 * float(time_limit_min)
-        if executor == "processes":
-            n = executors.run_processes(cfgs, **kw)
-        elif executor == "ray":
-            n = executors.run_ray(cfgs, **kw)
-        else:
-            n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit", **kw)
-        times["units"] = time.perf_counter() - t0
-        if "deadline" in kw and time.monotonic() >= kw["deadline"]:
-            train = False  # stopped by the time limit: the notebooks render the stored rows, train nothing
-        print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
-    for e, cfg in cfgs.items():
-        t0 = time.perf_counter()
-        print(f"[dboost.batch] {profile}/{e}: start", flush=True)
-        if notebooks:
-            params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
-                          data_root=str(data_root) if data_root else None, train=train)
-            _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
-        elif train and executor == "local":
-            experiments.run(cfg)
-        times[e] = time.perf_counter() - t0
-        print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
-    if notebooks and publish_book:
-        if _publishes_elsewhere():
-            print(f"[dboost.batch] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
-                  f"and would replace the book's pages in {RESULTS}; set DBOOST_RESULTS to publish elsewhere, or "
-                  "use --publish-only", flush=True)
-        else:
-            publish(progress=progress)
-    return times
+    # The profile's CPU thread count (smoke: 1) for this process, its notebook kernels and its
+    # workers (they inherit OMP_NUM_THREADS); profiles without one keep torch's default.
+    threads = next(iter(cfgs.values())).p.get("threads") if cfgs else None
+    if executor == "processes" and threads and not (executor_kw or {}).get("threads"):
+        executor_kw = dict(executor_kw or {}, threads=threads)
+    with cpu_threads(threads):  # refuses a bad count before anything is written
+        # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
+        prepare(profile, only)
+        times = {}
+        if executor not in EXECUTORS:
+            raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
+        if train and executor != "local":
+            t0 = time.perf_counter()
+            kw = dict(executor_kw or {}, data_root=str(data_root) if data_root else None, progress=progress)
+            if time_limit_min is not None:
+                kw["deadline"] = t_start + 60.0 * float(time_limit_min)
+            if executor == "processes":
+                n = executors.run_processes(cfgs, **kw)
+            elif executor == "ray":
+                n = executors.run_ray(cfgs, **kw)
+            else:
+                n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit", **kw)
+            times["units"] = time.perf_counter() - t0
+            if "deadline" in kw and time.monotonic() >= kw["deadline"]:
+                train = False  # stopped by the time limit: the notebooks render the stored rows, train nothing
+            print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
+        for e, cfg in cfgs.items():
+            t0 = time.perf_counter()
+            print(f"[dboost.batch] {profile}/{e}: start", flush=True)
+            if notebooks:
+                params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
+                              data_root=str(data_root) if data_root else None, train=train)
+                _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
+            elif train and executor == "local":
+                experiments.run(cfg)
+            times[e] = time.perf_counter() - t0
+            print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
+        if notebooks and publish_book:
+            if _publishes_elsewhere():
+                print(f"[dboost.batch] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
+                      f"and would replace the book's pages in {RESULTS}; set DBOOST_RESULTS to publish elsewhere, or "
+                      "use --publish-only", flush=True)
+            else:
+                publish(progress=progress)
+        return times
 
 
 def _publishes_elsewhere() -> bool:

@@ -94,7 +94,7 @@ PROFILES: dict[str, dict] = {
                   rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
                   sizes=(100, 250, 500), size_steps=(20, 20, 20), size_seeds=(0, 1), size_max_doublings=0,
                   size_fit=0.0, resample_n=250, resample_seeds=(0, 1, 2), resample_heads=("Linear",),
-                  experiments=EXPERIMENTS, description="synthetic data, seconds on a CPU: "
+                  experiments=EXPERIMENTS, threads=1, description="synthetic data, seconds on a CPU: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
     # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.

@@ -235,10 +235,10 @@ def environment(device=None) -> dict:
                                     cwd=Path(__file__).parent, timeout=5).stdout.strip() or "unknown"
         except Exception:
             commit = "unknown"
-        _ENV_CACHE[dev] = dict(device=dev, hardware=hw, cpu_threads=torch.get_num_threads(),
+        _ENV_CACHE[dev] = dict(device=dev, hardware=hw,
                                torch=torch.__version__, torchvision=torchvision.__version__,
                                python=platform.python_version(), git_commit=commit)
-    return dict(_ENV_CACHE[dev])
+    return dict(_ENV_CACHE[dev], cpu_threads=torch.get_num_threads())  # live: the count can change in a process
 
 
 class Store:

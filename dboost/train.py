@@ -14,7 +14,9 @@ The hot loop (airbench-style):
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import time
 
 import numpy as np
@@ -237,6 +239,37 @@ def rotate(x: torch.Tensor, degrees) -> torch.Tensor:
     if not x.dtype.is_floating_point:
         out = out.round()
     return out.to(x.dtype)
+
+
+# ----------------------------------------------------------------------------- CPU threads
+
+@contextlib.contextmanager
+def cpu_threads(n: int | None):
+    """Run the block with ``n`` torch CPU threads (None: leave the count as it is).
+
+    Tiny models (the smoke profile, the tests) gain nothing from a second thread and collapse
+    under contention: 2 threads on 2 cores with one core busy elsewhere took 135.7 s for the smoke
+    gap sweep, 1 thread 6.1 s (OpenMP barriers wait for scheduler slices; issue 16).  CPU training
+    is bit-for-bit reproducible only at a fixed count, which every row records (``env.cpu_threads``).
+    ``OMP_NUM_THREADS`` is set too, so processes started inside the block (papermill kernels,
+    executor workers) start with the same count.
+    """
+    if n is None:
+        yield
+        return
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"threads must be a positive int or None; got {n!r}")
+    old, old_env = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
+    torch.set_num_threads(int(n))
+    os.environ["OMP_NUM_THREADS"] = str(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+        if old_env is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = old_env
 
 
 # ----------------------------------------------------------------------------- inference

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # builds the book (about a minute)
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULT_PAGES = ("summary", "gap_sweep", "frozen_last_layer", "architectures", "boosting", "training_length")
 # The content column of the book's theme is ~750 px wide at a 1300 px window; a table cell needs

@@ -116,6 +116,7 @@ def ray_local():
     ray.shutdown()
 
 
+@pytest.mark.slow
 def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkeypatch, ray_local, one_thread):
     only = ("gap_sweep", "boosting")
     local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / "ray")
@@ -138,6 +139,7 @@ def test_ray_gives_the_rows_of_local_and_one_gpu_per_task(runs, tmp_path, monkey
     assert executors.run_ray(_cfgs(only), gpus_per_unit=1) == 0
 
 
+@pytest.mark.slow
 def test_ray_retries_a_killed_worker_without_loss_or_duplicates(runs, tmp_path, monkeypatch, ray_local):
     marker = tmp_path / "killed-once"
     monkeypatch.setenv("DBOOST_FAULT_KILL_ONCE", str(marker))
@@ -155,6 +157,7 @@ def test_ray_retries_a_killed_worker_without_loss_or_duplicates(runs, tmp_path, 
 
 # ----------------------------------------------------------------------------- submitit
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cluster", ["debug", "local"])
 def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, one_thread):
     pytest.importorskip("submitit")
@@ -167,6 +170,7 @@ def test_submitit_gives_the_rows_of_local(cluster, runs, tmp_path, monkeypatch, 
 
 # ----------------------------------------------------------------------------- worker processes
 
+@pytest.mark.slow
 def test_processes_give_the_rows_of_local(runs, tmp_path, monkeypatch, one_thread):
     only = ("gap_sweep", "boosting")
     local = _local_then_elsewhere(only, runs, monkeypatch, tmp_path / "proc")
@@ -178,6 +182,7 @@ def test_processes_give_the_rows_of_local(runs, tmp_path, monkeypatch, one_threa
     assert executors.run_processes(_cfgs(only), workers=2, threads=1) == 0  # all stored: nothing is sent again
 
 
+@pytest.mark.slow
 def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, tmp_path, monkeypatch, one_thread):
     import time
     only = ("gap_sweep", "boosting")
@@ -235,6 +240,7 @@ def test_missing_extra_is_one_clear_error(monkeypatch):
         executors._need("ray", "ray")
 
 
+@pytest.mark.slow
 def test_processes_pin_one_gpu_per_worker(runs, one_thread):
     # gpu_count=2 on a CPU run: the workers still train on the CPU, but each sets its own
     # CUDA_VISIBLE_DEVICES as it would on a two-GPU machine, and the unit rows record it

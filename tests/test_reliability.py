@@ -118,6 +118,7 @@ def tiny_runs(tmp_path_factory):
 
 # ----------------------------------------------------------------------------- true subprocess tests
 
+@pytest.mark.slow
 def test_cli_subprocess_refusals(world):
     """Items 1-4 and 8 end to end: exit 2, one line, no traceback, runs/ and book/results untouched."""
     runs, res = world
@@ -327,6 +328,7 @@ def test_7_device_checked_even_when_every_row_exists(world):
     assert experiments.configure("gap_sweep", "smoke", device="cpu", progress=False).device == "cpu"
 
 
+@pytest.mark.slow
 def test_7_notebook_refuses_string_seeds(world):
     """The notebook itself (a real kernel): papermill's -r seeds 12 is refused with the CLI's message."""
     pm = pytest.importorskip("papermill")
@@ -418,6 +420,7 @@ def test_10_consistent_csv_is_left_alone(tmp_path):
 
 # ----------------------------------------------------------------------------- 11. cache
 
+@pytest.mark.slow
 def test_11_unreadable_cache_is_discarded_and_rebuilt(tiny_runs, tmp_path, monkeypatch):
     runs = tmp_path / "runs"
     shutil.copytree(tiny_runs, runs)

@@ -9,6 +9,7 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.nn as nn
@@ -20,7 +21,9 @@ from dboost.metrics import logged_style_mean_margin
 from dboost.models import build
 from dboost.results import Store
 from dboost.rules import next_gaps
-from dboost.train import to_input
+from dboost.train import cpu_threads, to_input
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # Small enough for seconds per experiment, the same for every experiment (n_train, n_test and the
 # batch size are part of a unit's key, so the experiments only share units if these agree).
@@ -45,26 +48,27 @@ def _counting_train(calls: list):
     return wrapper
 
 
+def _run_all(root: Path, calls: list) -> None:
+    """All five smoke experiments into ``root`` on one thread, counting every call to train()."""
+    with cpu_threads(1), pytest.MonkeyPatch.context() as mp:
+        mp.setenv("DBOOST_RUNS", str(root))
+        mp.setattr(experiments, "train", _counting_train(calls))
+        for exp in ORDER:
+            experiments.run(experiments.configure(exp, "smoke", device="cpu", progress=False, **SMALL))
+
+
 @pytest.fixture(scope="module")
 def shared_runs(tmp_path_factory):
     """All five smoke experiments in one runs folder, counting every call to train()."""
     root = tmp_path_factory.mktemp("shared") / "runs"
     calls: list = []
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("DBOOST_RUNS", str(root))
-            mp.setattr(experiments, "train", _counting_train(calls))
-            for exp in ORDER:
-                experiments.run(experiments.configure(exp, "smoke", device="cpu", progress=False, **SMALL))
-    finally:
-        torch.set_num_threads(threads)
+    _run_all(root, calls)
     return root, calls
 
 
 # ----------------------------------------------------------------------------- 1. shared units
 
+@pytest.mark.slow
 def test_gap0_unit_is_shared_by_every_experiment(shared_runs):
     root, _ = shared_runs
     sweep, heads, archs = _rows(root, "gap_sweep"), _rows(root, "frozen_last_layer"), _rows(root, "architectures")
@@ -90,6 +94,7 @@ def test_gap0_unit_is_shared_by_every_experiment(shared_runs):
     assert heads["freeze_lastx10_seed0_gap0"].get("min_width") is None
 
 
+@pytest.mark.slow
 def test_one_unit_row_per_referenced_unit_each_trained_once(shared_runs):
     root, calls = shared_runs
     referenced = set()
@@ -104,6 +109,7 @@ def test_one_unit_row_per_referenced_unit_each_trained_once(shared_runs):
     assert len(calls) == len(units)
 
 
+@pytest.mark.slow
 def test_constant_rule_first_member(shared_runs):
     root, _ = shared_runs
     sweep, boost = _rows(root, "gap_sweep"), _rows(root, "boosting")
@@ -214,6 +220,7 @@ def test_unit_key_is_stable_and_hashes_every_field(runs):
 
 # ----------------------------------------------------------------------------- 3. resume
 
+@pytest.mark.slow
 def test_boosting_resume_without_cache_recomputes_the_same_row(shared_runs, tmp_path, monkeypatch):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the fixture trained at 1 thread: CPU training is deterministic at a fixed count
@@ -253,6 +260,39 @@ def test_boosting_resume_without_cache_recomputes_the_same_row(shared_runs, tmp_
     assert len(calls) == cfg.p["members"]
     assert again["test"] == old["test"] and again["member_unit"] == old["member_unit"]
     assert {p.name: p.read_text() for p in (root / "smoke/units/rows").glob("*.json")} == units_before
+
+
+# ----------------------------------------------------------------------------- 3b. a training run, twice
+
+def _faults():
+    """benchmarks/faults.py (not a package): its row reader and whole-row check."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("faults", ROOT / "benchmarks" / "faults.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.slow
+def test_a_training_run_writes_valid_rows_and_a_second_run_is_bit_identical(shared_runs, tmp_path):
+    """The training path on this machine only: no number is compared with another machine's rows
+    (other CPUs' float kernels train other nets).  Every row passes the schema of its kind, every
+    unit records the one thread it trained on, and a second run in a fresh folder at the same
+    thread count gives the same rows in every field but timings and timestamps, and the same
+    committed outputs (test logits, train margins) bit for bit."""
+    faults = _faults()
+    first, _ = shared_runs
+    second = tmp_path / "runs"
+    _run_all(second, [])
+    assert faults.check_whole(first) == faults.check_whole(second) > 0  # raises on a row of the wrong schema
+    units = list(Store("smoke", "units", first).rows())
+    assert units and all(u["env"]["cpu_threads"] == 1 for u in units)
+    assert faults.compare(second, faults.rows(first)) == []
+    outs = sorted(p.relative_to(first) for p in first.rglob("outputs/*.npz"))
+    assert outs == sorted(p.relative_to(second) for p in second.rglob("outputs/*.npz")) and outs
+    for rel in outs:
+        a, b = np.load(first / rel), np.load(second / rel)
+        assert a.files == b.files and all(np.array_equal(a[f], b[f]) for f in a.files), rel
 
 
 # ----------------------------------------------------------------------------- 4. adaptive grid
