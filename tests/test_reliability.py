@@ -431,6 +431,8 @@ def test_11_unreadable_cache_is_discarded_and_rebuilt(tiny_runs, tmp_path, monke
     cache = Store("smoke", "units").cache_dir / f"{ref['member_unit']}.pt"
     first = Store("smoke", "units").cache_dir / f"{boost.get('zero_seed0_m1')['member_unit']}.pt"
     first.write_bytes(first.read_bytes()[:100])  # truncated
+    # and no committed outputs to fall back on (else the chain would continue from them, untrained)
+    (Store("smoke", "units").outputs_dir / first.with_suffix(".npz").name).unlink()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
