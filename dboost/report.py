@@ -114,12 +114,12 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
         if m.empty:
             continue
         row = {by: name, "seeds": len(m), "m0 (train mean margin, gap 0)": pm(m["train_mean_margin_0"], 2),
-               "train acc (gap 0)": pm(m["train_acc_0"], 3)}
+               "train acc (gap 0)": fmt.level_pm(m["train_acc_0"])}
         for k in metrics:
             diff = m[f"{k}_1"] - m[f"{k}_0"]
-            row[f"{METRICS.get(k, k)}: gap 0"] = pm(m[f"{k}_0"])
-            row[f"{METRICS.get(k, k)}: gap m0"] = pm(m[f"{k}_1"])
-            row[f"{METRICS.get(k, k)}: diff"] = pm(diff)
+            row[f"{METRICS.get(k, k)}: gap 0"] = fmt.level_pm(m[f"{k}_0"], k)
+            row[f"{METRICS.get(k, k)}: gap m0"] = fmt.level_pm(m[f"{k}_1"], k)
+            row[f"{METRICS.get(k, k)}: diff"] = fmt.diff_pm(diff, k)
             row[f"{METRICS.get(k, k)}: verdict"] = verdict(diff, HIGHER_IS_BETTER.get(k, True))
         out.append(row)
     return pd.DataFrame(out).set_index(by).T if out else pd.DataFrame()  # one column per group: no hidden columns
@@ -139,9 +139,8 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
             diff = m[f"{k}_1"] - m[f"{k}_0"]
             row = {COLUMN_NAMES.get(by, by) or "group": name} if len(groups) > 1 else {}
             row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
-                        "gap 0": pm(m[f"{k}_0"], 3 if k == "train_acc" else 4),
-                        "gap m0": pm(m[f"{k}_1"], 3 if k == "train_acc" else 4),
-                        "gap m0 − gap 0": pm(diff, 3 if k == "train_acc" else 4), "seeds": len(m),
+                        "gap 0": fmt.level_pm(m[f"{k}_0"], k), "gap m0": fmt.level_pm(m[f"{k}_1"], k),
+                        "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(m),
                         "verdict": "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
             out.append(row)
     if not out:
@@ -167,10 +166,12 @@ def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
     cols = ["gap_mult", "gap", "train_acc", "train_mean_margin", "test_acc", "test_auc_proba", "test_nll", "test_ece",
             "min_width"]
     d = d.sort_values("gap")[[c for c in cols if c in d]]
-    fmt = dict(gap_mult="{:.3g}", gap="{:.3g}", train_acc="{:.4f}", train_mean_margin="{:.3g}", test_acc="{:.4f}",
-               test_auc_proba="{:.4f}", test_nll="{:.3f}", test_ece="{:.4f}", min_width="{:.3g}")
+    num = lambda f: (lambda v: f.format(v))  # noqa: E731
+    show = dict(gap_mult=num("{:.3g}"), gap=num("{:.3g}"), train_mean_margin=num("{:.3g}"), min_width=num("{:.3g}"),
+                **{m: (lambda v, m=m: fmt.level(v, m)) for m in ("train_acc", "test_acc", "test_auc_proba", "test_nll",
+                                                                 "test_ece")})
     for c in d.columns:
-        d[c] = d[c].map(lambda v, f=fmt[c]: "" if v != v else f.format(v))
+        d[c] = d[c].map(lambda v, f=show[c]: "" if v != v else f(v))
     d.columns = [COLUMN_NAMES.get(c, c) for c in d.columns]
     return d.reset_index(drop=True)
 
@@ -385,9 +386,9 @@ def boosting_table(df: pd.DataFrame, metrics=("test_acc", "test_auc_proba")) -> 
     for (rule, k), g in df.groupby(["rule", "members"], sort=False):
         row = {"rule": rule, "members": k, "seeds": g["seed"].nunique()}
         for m in metrics:
-            row[METRICS.get(m, m)] = pm(g[m])
+            row[METRICS.get(m, m)] = fmt.level_pm(g[m], m)
         ref = poster.BOOSTING.get(rule, {}).get(int(k))
-        row["poster acc / AUC"] = f"{ref[0]:.3f} / {ref[1]:.4f}" if ref else ""
+        row["poster acc / AUC"] = f"{fmt.pct(ref[0])} / {fmt.pct(ref[1])}" if ref else ""
         out.append(row)
     return pd.DataFrame(out).sort_values(["rule", "members"]).set_index(["rule", "members"])
 
@@ -405,8 +406,9 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
             name = METRICS.get(metric, metric)
             ctrl = "plain ensemble" if control == "zero" else f"{control} ensemble"
             same = k == 1 and bool((diff == 0).all())  # the rule's first member *is* the control's
-            out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": pm(g[metric]),
-                        f"{name}: {ctrl}": pm(g[f"{metric}_plain"]), "rule − control": pm(diff),
+            out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": fmt.level_pm(g[metric], metric),
+                        f"{name}: {ctrl}": fmt.level_pm(g[f"{metric}_plain"], metric),
+                        "rule − control": fmt.diff_pm(diff, metric),
                         "verdict": "— (the same first network)" if same else
                         verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
     return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
@@ -435,9 +437,9 @@ def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (head, e), g in _length_pairs(df).groupby(["head_label", "length_epochs"]):
         out.append({"head": head, "epochs": int(e), "seeds": len(g),
-                    "train acc (gap 0)": pm(g["train_acc_0"], 3), "m0": pm(g["train_mean_margin_0"], 2),
-                    "test acc, gap 0": pm(g["test_acc_0"]), "test acc, gap m0": pm(g["test_acc_m0"]),
-                    "gap m0 − gap 0": pm(g["gain"]), "verdict": verdict(g["gain"])})
+                    "train acc (gap 0)": fmt.level_pm(g["train_acc_0"]), "m0": pm(g["train_mean_margin_0"], 2),
+                    "test acc, gap 0": fmt.level_pm(g["test_acc_0"]), "test acc, gap m0": fmt.level_pm(g["test_acc_m0"]),
+                    "gap m0 − gap 0": fmt.diff_pm(g["gain"]), "verdict": verdict(g["gain"])})
     if not out:
         return pd.DataFrame()
     t = pd.DataFrame(out)
@@ -494,6 +496,6 @@ def sweep_across_seeds(df: pd.DataFrame, metrics=("train_acc", "test_acc", "test
         if g["seed"].nunique() < 2:
             continue
         row = {"gap / m0": f"{k:g}", "seeds": g["seed"].nunique(), "gap g": pm(g["gap"], 2)}
-        row.update({METRICS.get(m, m.replace("_", " ")): pm(g[m]) for m in metrics if m in g})
+        row.update({METRICS.get(m, m.replace("_", " ")): fmt.level_pm(g[m], m) for m in metrics if m in g})
         out.append(row)
     return pd.DataFrame(out).set_index("gap / m0") if out else pd.DataFrame()

@@ -38,7 +38,7 @@ def regime(profile: str) -> dict:
     g0 = sw[sw["gap_label"] == "0"]
     acc, m0 = float(g0["train_acc"].mean()), float(g0["train_mean_margin"].mean())
     fits = bool(g0["train_acc"].min() >= 0.99)
-    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train acc {acc:.3f}, m0 {m0:.1f}: "
+    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train accuracy {fmt.pct(acc)}, m0 {m0:.1f}: "
                 f"{'fits' if fits else 'does not fit'} its training set")
 
 
@@ -53,7 +53,7 @@ def _effect_text(r, c) -> str:
                 f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
                 + f"), n={r['n']}")
     m = r["metric"]
-    level = (lambda x: f"{x:.3f}") if m in fmt.NOT_A_PROPORTION else fmt.pct
+    level = lambda x: fmt.level(x, m)  # noqa: E731
     arms = f"{level(r['control_mean'])} → {level(r['treatment_mean'])}: " if c.kind != "gain_difference" else ""
     diff = f"{arms}{fmt.pt(r['mean'], m)}"
     if r["n"] >= 2:
@@ -155,14 +155,14 @@ def training_length_verdict(profile: str | None = None) -> str:
         lo, hi = g["length_epochs"].min(), g["length_epochs"].max()
         gs, gl = g[g["length_epochs"] == lo], g[g["length_epochs"] == hi]
         v = report.verdict(gl["gain"])
-        parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {report.pm(gs['gain'])} at "
-                     f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {report.pm(gs['train_acc_0'], 3)}) to {report.pm(gl['gain'])} "
-                     f"at {int(hi)} epochs (train accuracy {report.pm(gl['train_acc_0'], 3)}; {v})")
+        parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
+                     f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {fmt.level_pm(gs['train_acc_0'])}) to "
+                     f"{fmt.diff_pm(gl['gain'])} at {int(hi)} epochs (train accuracy {fmt.level_pm(gl['train_acc_0'])}; {v})")
         fitting = [e for e, ge in g.groupby("length_epochs") if ge["train_acc_0"].min() >= 0.99]
         if p == "smoke":
             continue
         if not fitting:
-            concl.append(f"with the `{head}` head no length reaches interpolation (gap-0 train accuracy ≥ 0.99 on "
+            concl.append(f"with the `{head}` head no length reaches interpolation (gap-0 train accuracy ≥ 99 % on "
                          "every seed), so it cannot tell the two explanations apart")
             continue
         gf = g[g["length_epochs"].isin(fitting)]
@@ -274,8 +274,8 @@ def caveats(profile: str | None = None) -> str:
     sw, psw = _load("gap_sweep", profile)
     if not sw.empty:
         g0 = sw[sw["gap_label"] == "0"]
-        out.append(f"- **Regime.** At gap 0 our ResNet9 reaches train accuracy {report.pm(g0['train_acc'], 3)} and train mean "
-                   f"margin m0 = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 1.00 and ≈ {poster.M0:g}). "
+        out.append(f"- **Regime.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
+                   f"margin m0 = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
                    "The poster's reasoning (gap ≈ mean margin of an *interpolating* net) is about that regime; where we are "
                    "below it, the gap may act partly as an optimisation aid (larger gradients where CE saturates).")
         s0, best, m0, edge = _first_seed_grid(sw)
@@ -296,14 +296,15 @@ def caveats(profile: str | None = None) -> str:
         if "freeze_last x10" in g0 and len(g0) > 1:
             best = g0.drop("freeze_last x10")
             out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
-                       f"{g0['freeze_last x10']:.4f}, while `{best.index[0]}` reaches {best.iloc[0]:.4f} (`{pfr}` profile). "
+                       f"{fmt.pct(g0['freeze_last x10'])}, while `{best.index[0]}` reaches {fmt.pct(best.iloc[0])} (`{pfr}` profile). "
                        "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
                        "claim S1 compares against a strong baseline (trainable head, label smoothing 0.1).")
     bo, pbo = _load("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()
         out.append(f"- **Boosting vs the single-model gain.** A single member trained with gap m0 (rule `constant`, 1 member) "
-                   f"already reaches {one.get('constant', float('nan')):.4f} against {one.get('zero', float('nan')):.4f} for gap 0; "
+                   f"already reaches {fmt.pct(one.get('constant', float('nan')))} against {fmt.pct(one.get('zero', float('nan')))} "
+                   "for gap 0; "
                    "compare the reverse rules with `constant` as well as with the plain ensemble before crediting the "
                    "per-sample gaps themselves.")
     return "\n".join(out) if out else ""

@@ -149,6 +149,15 @@ def test_boosting_claims_with_no_paired_size_yet_say_not_yet_run(runs):
 
 # ----------------------------------------------------------------------------- what the pages say
 
+def test_number_formats_are_percent_points_and_nats():
+    from dboost.analysis import fmt
+    assert fmt.level_pm([0.70, 0.71, 0.705]) == "70.5 ± 0.5 %" and fmt.level_pm([0.7031]) == "70.3 %"
+    assert fmt.diff_pm([-0.01, -0.02, -0.03]) == "−2.0 ± 1.0 pt" and fmt.diff_pm([0.064]) == "+6.4 pt"
+    assert fmt.level_pm([0.9123, 0.9323], "test_nll") == "0.922 ± 0.014 nats"
+    assert fmt.diff_pm([0.1, 0.2], "test_nll") == "+0.150 ± 0.071 nats"
+    assert fmt.level_pm([]) == fmt.diff_pm([float("nan")]) == "–"
+
+
 def test_paired_wide_reads_across_and_pairs_on_seed():
     import pandas as pd
     rows = []
@@ -158,8 +167,11 @@ def test_paired_wide_reads_across_and_pairs_on_seed():
                              test_acc=a, test_nll=1.0 if label == "0" else 1.5))
     t = report.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
     acc = t.loc["test accuracy"]
-    assert acc["gap 0"] == report.pm([0.60, 0.70, 0.40]) and acc["gap m0"] == report.pm([0.61, 0.72, 0.43])
-    assert acc["gap m0 − gap 0"] == "0.0200 ± 0.0100" and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
+    assert acc["gap 0"] == "56.7 ± 15.3 %" and acc["gap m0"] == "58.7 ± 14.6 %"
+    assert acc["gap m0 − gap 0"] == "+2.0 ± 1.0 pt" and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    nll = t.loc["NLL (lower is better)"]
+    assert nll["gap 0"] == "1.000 ± 0.000 nats" and nll["gap m0 − gap 0"] == "+0.500 ± 0.000 nats"
     assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
     assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
 

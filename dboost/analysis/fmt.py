@@ -47,3 +47,47 @@ def interval(lo: float, hi: float, metric: str = "test_acc") -> str:
     unit = a.rsplit(" ", 1)[1] if " " in a else ""
     strip = lambda s: s.rsplit(" ", 1)[0] if " " in s else s  # noqa: E731
     return f"[{strip(a)}, {strip(b)}] {unit}".strip()
+
+
+def level(x: float, metric: str = "test_acc") -> str:
+    """One value of a metric as a reader wants it: a proportion in percent ('70.3 %'), NLL in nats
+    with 3 decimals ('0.912 nats')."""
+    if x is None or x != x:
+        return "–"
+    return f"{x:.3f} nats" if metric in NOT_A_PROPORTION else pct(x)
+
+
+def _spread(values) -> tuple[float, float, int]:
+    import numpy as np
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v)
+
+
+def level_pm(values, metric: str = "test_acc") -> str:
+    """Mean ± sample standard deviation over seeds of a level: '70.3 ± 0.5 %', '0.912 ± 0.010 nats';
+    one value: '70.3 %'."""
+    m, s, n = _spread(values)
+    if n == 0:
+        return "–"
+    if n == 1:
+        return level(m, metric)
+    if metric in NOT_A_PROPORTION:
+        return f"{m:.3f} ± {s:.3f} nats"
+    return f"{100 * m:.1f} ± {100 * s:.1f} %"
+
+
+def diff_pm(values, metric: str = "test_acc") -> str:
+    """Mean ± sample standard deviation over seeds of a difference: '+6.4 ± 1.2 pt',
+    '+0.012 ± 0.004 nats'; one value: '+6.4 pt'."""
+    m, s, n = _spread(values)
+    if n == 0:
+        return "–"
+    if n == 1:
+        return pt(m, metric)
+    a = pt(m, metric)
+    num, unit = a.rsplit(" ", 1)
+    spread = f"{s:.3f}" if metric in NOT_A_PROPORTION else f"{100 * s:.1f}"
+    return f"{num} ± {spread} {unit}"
