@@ -25,10 +25,20 @@ COLUMN_NAMES = {
     "head_label": "head", "arch": "architecture", "variant": "", "rule": "rule", "members": "members",
     **METRICS,
 }
-PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). Verdicts follow the "
-           "verdict rule (glossary, *The verdict rule*): a paired t interval of the difference over seeds, Holm-adjusted "
-           "across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own tables); "
-           "*supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
+
+
+def term(text: str, target: str | None = None) -> str:
+    """``text`` linked to the glossary entry ``target`` (default: ``text``) in generated Markdown:
+    the MyST {term} role (the book parses displayed Markdown as MyST, ``nb_render_markdown_format``).
+    Only for Markdown; a table cell (HTML) shows it verbatim."""
+    return f"{{term}}`{text} <{target}>`" if target else f"{{term}}`{text}`"
+
+
+VERDICT_RULE = "{ref}`the verdict rule <verdict-rule>`"  # the glossary's section that states it
+PM_NOTE = (f"± is the sample standard deviation over seeds (n − 1 in the denominator; {term('mean ± std')}). "
+           f"Verdicts follow {VERDICT_RULE}: a paired t interval of the difference over {term('paired seeds')}, "
+           "Holm-adjusted across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own "
+           "tables); *supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -74,7 +84,7 @@ def provenance(df: pd.DataFrame) -> str:
         n_tr += ", the authors' split: 'test' = the last 5k training images"
     epochs = sorted(set(int(e) for e in df["epochs"]))
     epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
-    return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
+    return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
             f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
@@ -155,7 +165,7 @@ def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
     if g0.empty:
         return ""
     parts = [f"{name}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
-    what = "m0 (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
+    what = f"{term('m0')} (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
     return f"{what}: " + "; ".join(parts) + "." if len(parts) > 1 else f"{what}: {parts[0].split(': ', 1)[1]}."
 
 
@@ -182,7 +192,7 @@ def caption(number: int, text: str, df: pd.DataFrame) -> str:
         return f"**Figure {number}.** {text}"
     profs = ", ".join(f"`{p}`" for p in dict.fromkeys(df["profile"]))
     seeds = sorted(set(int(s) for s in df["seed"]))
-    return f"**Figure {number}.** {text} Profile {profs}; seeds {seeds}."
+    return f"**Figure {number}.** {text} {term('Profile', 'profile')} {profs}; seeds {seeds}."
 
 
 def partial_note(cfg, df: pd.DataFrame) -> str:

@@ -180,7 +180,8 @@ def training_length_verdict(profile: str | None = None) -> str:
         end = "; ".join(concl)
         end = end[:1].upper() + end[1:] + ". If the gain survives where the gap-0 net already fits its training " \
             "data, the discounted loss does more than speed up an under-trained network."
-    return f"**Verdict (`{p}` profile).** " + text[:1].upper() + text[1:] + ". " + end
+    return (f"**Verdict (`{p}` {report.term('profile')}; {report.VERDICT_RULE}, unadjusted).** " + text[:1].upper()
+            + text[1:] + ". " + end)
 
 
 def calibration_verdict(profile: str = "interp") -> str:
@@ -223,7 +224,7 @@ def calibration_verdict(profile: str = "interp") -> str:
                 "logit store existed), so calibrated NLL is not available.")
     note = (f" {n_rows - n_with} of the {n_rows} gap-sweep rows of `{profile}` were trained before test logits were "
             "stored and have no calibrated metrics." if n_rows - n_with else "")
-    return (f"**Calibrated NLL (`{profile}`; temperature fitted on one half of the test set and scored on the "
+    return (f"**Calibrated {report.term('NLL')} (`{profile}`; temperature fitted on one half of the test set and scored on the "
             "other, then swapped).** " + " ".join(out) + note)
 
 
@@ -274,8 +275,8 @@ def caveats(profile: str | None = None) -> str:
     sw, psw = _load("gap_sweep", profile)
     if not sw.empty:
         g0 = sw[sw["gap_label"] == "0"]
-        out.append(f"- **Regime.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
-                   f"margin m0 = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
+        out.append(f"- **{report.term('Regime', 'regime')}.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
+                   f"margin {report.term('m0')} = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
                    "The poster's reasoning (gap ≈ mean margin of an *interpolating* net) is about that regime; where we are "
                    "below it, the gap may act partly as an optimisation aid (larger gradients where CE saturates).")
         s0, best, m0, edge = _first_seed_grid(sw)
@@ -298,7 +299,7 @@ def caveats(profile: str | None = None) -> str:
             out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
                        f"{fmt.pct(g0['freeze_last x10'])}, while `{best.index[0]}` reaches {fmt.pct(best.iloc[0])} (`{pfr}` profile). "
                        "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
-                       "claim S1 compares against a strong baseline (trainable head, label smoothing 0.1).")
+                       f"claim S1 compares against a {report.term('strong baseline')} (trainable head, label smoothing 0.1).")
     bo, pbo = _load("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()
@@ -336,7 +337,8 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
     path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {x(lo['gap'])}, {float(hi['min_width']):.3g} at "
             f"the largest gap ({x(hi['gap'])}); at the most accurate gap ({x(best['gap'])}) it is {wb:.3g}")
     same = wb < w0
-    return (f"**Minimum width** (thesis eq. 5; smaller = wider minimum), first seed's grid: {path}. The thesis reports "
+    return (f"**{report.term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
+            f"grid: {path}. The thesis reports "
             f"{t0:g} at g = 0, {t50:g} at g = 50 and {t1000:g} at g = 1000: a *wider* minimum at its best gap and a "
             "much narrower one at a huge gap. "
             + ("Ours goes the same way at the most accurate gap. " if same else
@@ -354,7 +356,8 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
     if prof is None:
         return "*No results yet.*"
     reg = regime(prof)["text"]
-    head = f"From the rows of profile `{prof}` ({reg}):\n\n"
+    head = (f"From the rows of {report.term('profile')} `{prof}` ({reg}; {report.term('regime')}); every verdict by "
+            f"{report.VERDICT_RULE}:\n\n")
     if prof == "smoke":
         return head + "A pipeline check on synthetic data: it says nothing about the poster's claims."
     table = claims_table(prof)
@@ -371,10 +374,11 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
         g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["test_acc"].mean() if not fr.empty else pd.Series()
         if "freeze_last x10" in g0 and len(g0) > 1:
             other = g0.drop("freeze_last x10").sort_values(ascending=False)
-            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's frozen ×10 head reaches test accuracy "
+            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's {report.term('frozen ×10 head', 'freeze_last x10')} "
+                         "reaches test accuracy "
                          f"{fmt.pct(g0['freeze_last x10'])}; the best trainable head here, `{other.index[0]}`, "
                          f"{fmt.pct(other.iloc[0])}. Part of what gap m0 gains with the frozen head repairs that handicap, "
-                         "which is why S1 and S2 test the method against and on top of a strong baseline.")
+                         f"which is why S1 and S2 test the method against and on top of a {report.term('strong baseline')}.")
     elif experiment == "boosting":
         bo, _ = _load("boosting", prof)
         if not bo.empty:
@@ -391,7 +395,7 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
                 last = last[last["rule"].isin(full[full == full.max()].index)]
             n = int(last.groupby("rule")["seed"].nunique().max())
             acc = last.groupby("rule")["test_acc"].mean().sort_values(ascending=False)
-            lines.append(f"**Best rule at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
+            lines.append(f"**Best {report.term('rule', 'boosting rules')} at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
                          f"{_rule(acc.index[0])} {fmt.pct(acc.iloc[0])}" + (f", then {_rule(acc.index[1])} {fmt.pct(acc.iloc[1])}"
                                                                          if len(acc) > 1 else "") +
                          (". The poster's favourite, save mean; reverse margin, is not the best here."
