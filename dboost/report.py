@@ -87,7 +87,57 @@ def provenance(df: pd.DataFrame) -> str:
     return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
-            f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
+            f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}."
+            + ("\n\n" + rerun_line(df) if "experiment" in df else ""))
+
+
+# ----------------------------------------------------------------------------- rerun cost
+
+def duration(seconds: float) -> str:
+    """A training time as a reader reads it: '40 s', '12 min', '3.4 h'."""
+    s = float(seconds)
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+
+
+def rerun_cost(profile: str, experiment: str) -> dict:
+    """What the stored rows of ``experiment`` at ``profile`` cost to train: the number of trained
+    networks (a network several rows share -- a boosting member in every larger ensemble, the
+    longest length of the training-length study -- counted once), the sum of their training wall
+    times in seconds, and the hardware they record.  A boosting row's own env is where its ensemble
+    was scored; its member trained where the member's unit row says."""
+    units = Store(profile, "units")
+    nets = {}  # network -> (seconds, hardware)
+    for r in Store(profile, experiment).rows():
+        wall = r.get("member_wall_time_s", r.get("train_wall_time_s"))
+        if wall is None:
+            continue
+        env = (units.get(r["member_unit"]) or {}).get("env", {}) if r.get("member_unit") else r.get("env", {})
+        t = env.get("cpu_threads", "?")
+        hw = (f"CPU ({t} thread{'s' * (t != 1)})" if env.get("device") == "cpu"
+              else f"{env.get('hardware', '?')} ({env.get('device', '?')})")
+        nets[r.get("member_unit") or r.get("unit") or r["key"]] = (float(wall), hw)
+    return dict(profile=profile, experiment=experiment, command=f"dboost run --profile {profile} --only {experiment}",
+                networks=len(nets), seconds=sum(w for w, _ in nets.values()),
+                hardware=" and ".join(sorted({h for _, h in nets.values()})))
+
+
+def rerun_costs() -> pd.DataFrame:
+    """:func:`rerun_cost` of every (profile, experiment) with rows in ``runs/``."""
+    from .experiments import EXPERIMENTS
+    root = runs_root()
+    out = [rerun_cost(p.name, e) for p in sorted(root.iterdir()) if p.is_dir() for e in EXPERIMENTS
+           if (p / e / "rows").is_dir()]
+    return pd.DataFrame(out, columns=["profile", "experiment", "command", "networks", "seconds", "hardware"])
+
+
+def rerun_line(df: pd.DataFrame) -> str:
+    """One Markdown line for a result page: the command that reruns it and what its rows cost."""
+    if df.empty:
+        return ""
+    c = rerun_cost(str(df["profile"].iloc[0]), str(df["experiment"].iloc[0]))
+    return (f"**Rerun this page:** `{c['command']}` (measured: {c['networks']} {term('units', 'unit')}, "
+            f"{duration(c['seconds'])} of training on {c['hardware'] or 'unrecorded hardware'}; units already in "
+            "`runs/` are not trained again).")
 
 
 # ----------------------------------------------------------------------------- statistics
