@@ -56,8 +56,9 @@ def best_profile(experiment: str) -> str | None:
     return None
 
 
-def provenance(df: pd.DataFrame) -> str:
-    """One Markdown paragraph: what produced these numbers."""
+def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
+    """One Markdown paragraph: what produced these numbers (and, with ``rerun``, a second one: the
+    command that reruns the page and its measured cost, :func:`rerun_line`)."""
     if df.empty:
         return "*No results yet.*"
     first = df.iloc[0]
@@ -84,11 +85,13 @@ def provenance(df: pd.DataFrame) -> str:
         n_tr += ", the authors' split: 'test' = the last 5k training images"
     epochs = sorted(set(int(e) for e in df["epochs"]))
     epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
+    with_rerun = rerun and "experiment" in df  # its line gives the training time, each network counted once
     return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
-            f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}."
-            + ("\n\n" + rerun_line(df) if "experiment" in df else ""))
+            + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
+            + f"torch {first['env_torch']} · commit {first['env_git_commit']}."
+            + ("\n\n" + rerun_line(df) if with_rerun else ""))
 
 
 # ----------------------------------------------------------------------------- rerun cost
@@ -130,12 +133,12 @@ def rerun_costs() -> pd.DataFrame:
     return pd.DataFrame(out, columns=["profile", "experiment", "command", "networks", "seconds", "hardware"])
 
 
-def rerun_line(df: pd.DataFrame) -> str:
+def rerun_line(df: pd.DataFrame, lead: str = "Rerun this page") -> str:
     """One Markdown line for a result page: the command that reruns it and what its rows cost."""
     if df.empty:
         return ""
     c = rerun_cost(str(df["profile"].iloc[0]), str(df["experiment"].iloc[0]))
-    return (f"**Rerun this page:** `{c['command']}` (measured: {c['networks']} {term('units', 'unit')}, "
+    return (f"**{lead}:** `{c['command']}` (measured: {c['networks']} {term('units', 'unit')}, "
             f"{duration(c['seconds'])} of training on {c['hardware'] or 'unrecorded hardware'}; units already in "
             "`runs/` are not trained again).")
 
@@ -166,6 +169,7 @@ def verdict(diffs, higher_is_better: bool = True) -> str:
 def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
     """gap 0 vs gap = m0 per ``by`` group, paired on seed: mean ± std and the paired difference."""
     out = []
+    metrics = [k for k in metrics if k in df and df[k].notna().any()]
     d0 = df[df["gap_label"] == "0"]
     d1 = df[df["gap_label"] == "m0"]
     for name, g0 in d0.groupby(by, sort=False):
@@ -189,6 +193,7 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
     """gap 0 vs gap m0 paired on seed, one row per (group, metric): the absolute values of both
     arms (mean ± std), their difference and the verdict -- a table that reads across, not down."""
     out = []
+    metrics = [k for k in metrics if k in df and df[k].notna().any()]  # e.g. calibrated NLL: only rows with stored logits
     d0, d1 = df[df["gap_label"] == "0"], df[df["gap_label"] == "m0"]
     groups = list(dict.fromkeys(d0[by])) if by in d0 else []
     for name in groups:

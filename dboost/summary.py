@@ -260,12 +260,13 @@ def provenance_all(profiles=None) -> str:
     for e in EXPERIMENTS:
         if profiles is None:
             df, p = _load(e)
-            out.append(f"- **{e}**: " + (report.provenance(df) if p else "not yet run"))
+            out.append(f"- **{e}**: " + (report.provenance(df, rerun=False) if p
+                                         else "not yet run"))
             continue
         for p in profiles:
             df, _ = _load(e, p)
             if not df.empty:
-                out.append(f"- **{e}** (`{p}`): " + report.provenance(df))
+                out.append(f"- **{e}** (`{p}`): " + report.provenance(df, rerun=False))
     return "\n".join(out)
 
 
