@@ -233,7 +233,7 @@ def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
     d = d.sort_values("gap")[[c for c in cols if c in d]]
     num = lambda f: (lambda v: f.format(v))  # noqa: E731
     show = dict(gap_mult=num("{:.3g}"), gap=num("{:.3g}"), train_mean_margin=num("{:.3g}"), min_width=num("{:.3g}"),
-                **{m: (lambda v, m=m: fmt.level(v, m)) for m in ("train_acc", "test_acc", "test_auc_proba", "test_nll",
+                **{m: (lambda v, m=m: fmt.level_pm([v], m)) for m in ("train_acc", "test_acc", "test_auc_proba", "test_nll",
                                                                  "test_ece")})
     for c in d.columns:
         d[c] = d[c].map(lambda v, f=show[c]: "" if v != v else f(v))

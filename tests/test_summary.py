@@ -151,11 +151,13 @@ def test_boosting_claims_with_no_paired_size_yet_say_not_yet_run(runs):
 
 def test_number_formats_are_percent_points_and_nats():
     from dboost.analysis import fmt
-    assert fmt.level_pm([0.70, 0.71, 0.705]) == "70.5 ± 0.5 %" and fmt.level_pm([0.7031]) == "70.3 %"
-    assert fmt.diff_pm([-0.01, -0.02, -0.03]) == "−2.0 ± 1.0 pt" and fmt.diff_pm([0.064]) == "+6.4 pt"
-    assert fmt.level_pm([0.9123, 0.9323], "test_nll") == "0.922 ± 0.014 nats"
-    assert fmt.diff_pm([0.1, 0.2], "test_nll") == "+0.150 ± 0.071 nats"
+    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731  -- a table cell wraps only before its "±"
+    assert fmt.level_pm([0.70, 0.71, 0.705]) == nb("70.5 ±_0.5_%") and fmt.level_pm([0.7031]) == nb("70.3_%")
+    assert fmt.diff_pm([-0.01, -0.02, -0.03]) == nb("−2.0 ±_1.0_pt") and fmt.diff_pm([0.064]) == nb("+6.4_pt")
+    assert fmt.level_pm([0.9123, 0.9323], "test_nll") == nb("0.922 ±_0.014_nats")
+    assert fmt.diff_pm([0.1, 0.2], "test_nll") == nb("+0.150 ±_0.071_nats")
     assert fmt.level_pm([]) == fmt.diff_pm([float("nan")]) == "–"
+    assert fmt.pct(0.7031) == "70.3 %" and fmt.pt(0.064) == "+6.4 pt"  # in sentences: plain spaces
 
 
 def test_paired_wide_reads_across_and_pairs_on_seed():
@@ -168,10 +170,11 @@ def test_paired_wide_reads_across_and_pairs_on_seed():
     t = report.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
     acc = t.loc["test accuracy"]
     # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
-    assert acc["gap 0"] == "56.7 ± 15.3 %" and acc["gap m0"] == "58.7 ± 14.6 %"
-    assert acc["gap m0 − gap 0"] == "+2.0 ± 1.0 pt" and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731
+    assert acc["gap 0"] == nb("56.7 ±_15.3_%") and acc["gap m0"] == nb("58.7 ±_14.6_%")
+    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
     nll = t.loc["NLL (lower is better)"]
-    assert nll["gap 0"] == "1.000 ± 0.000 nats" and nll["gap m0 − gap 0"] == "+0.500 ± 0.000 nats"
+    assert nll["gap 0"] == nb("1.000 ±_0.000_nats") and nll["gap m0 − gap 0"] == nb("+0.500 ±_0.000_nats")
     assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
     assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
 
