@@ -1,4 +1,6 @@
-"""The ``dboost`` command::
+"""The ``dboost`` command.
+
+::
 
     dboost run    --profile smoke [--only boosting ...]   train what is missing, render, publish
                                                           (= python -m dboost.batch, same options)

@@ -263,7 +263,8 @@ def evaluate(model_or_ensemble, data, batch_size: int = 1000, device=None) -> di
     result); an ensemble's float64 log-probability ``logsumexp_m log_softmax(l_m) - log M`` (the
     authors' mean-of-softmax rule in log space; nothing saturates).
 
-    Keys (python floats unless noted):
+    Keys (python floats unless noted)::
+
       n              number of samples (int)
       members        1 for a model, M for an ensemble (int)
       acc            accuracy

@@ -25,10 +25,20 @@ COLUMN_NAMES = {
     "head_label": "head", "arch": "architecture", "variant": "", "rule": "rule", "members": "members",
     **METRICS,
 }
-PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). Verdicts follow the "
-           "verdict rule (glossary, *The verdict rule*): a paired t interval of the difference over seeds, Holm-adjusted "
-           "across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own tables); "
-           "*supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
+
+
+def term(text: str, target: str | None = None) -> str:
+    """``text`` linked to the glossary entry ``target`` (default: ``text``) in generated Markdown:
+    the MyST {term} role (the book parses displayed Markdown as MyST, ``nb_render_markdown_format``).
+    Only for Markdown; a table cell (HTML) shows it verbatim."""
+    return f"{{term}}`{text} <{target}>`" if target else f"{{term}}`{text}`"
+
+
+VERDICT_RULE = "{ref}`the verdict rule <verdict-rule>`"  # the glossary's section that states it
+PM_NOTE = (f"± is the sample standard deviation over seeds (n − 1 in the denominator; {term('mean ± std')}). "
+           f"Verdicts follow {VERDICT_RULE}: a paired t interval of the difference over {term('paired seeds')}, "
+           "Holm-adjusted across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own "
+           "tables); *supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -46,8 +56,9 @@ def best_profile(experiment: str) -> str | None:
     return None
 
 
-def provenance(df: pd.DataFrame) -> str:
-    """One Markdown paragraph: what produced these numbers."""
+def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
+    """One Markdown paragraph: what produced these numbers (and, with ``rerun``, a second one: the
+    command that reruns the page and its measured cost, :func:`rerun_line`)."""
     if df.empty:
         return "*No results yet.*"
     first = df.iloc[0]
@@ -74,10 +85,62 @@ def provenance(df: pd.DataFrame) -> str:
         n_tr += ", the authors' split: 'test' = the last 5k training images"
     epochs = sorted(set(int(e) for e in df["epochs"]))
     epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
-    return (f"**Run:** profile `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
+    with_rerun = rerun and "experiment" in df  # its line gives the training time, each network counted once
+    return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
-            f"training wall time {wall / 60:.1f} min · torch {first['env_torch']} · commit {first['env_git_commit']}.")
+            + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
+            + f"torch {first['env_torch']} · commit {first['env_git_commit']}."
+            + ("\n\n" + rerun_line(df) if with_rerun else ""))
+
+
+# ----------------------------------------------------------------------------- rerun cost
+
+def duration(seconds: float) -> str:
+    """A training time as a reader reads it: '40 s', '12 min', '3.4 h'."""
+    s = float(seconds)
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+
+
+def rerun_cost(profile: str, experiment: str) -> dict:
+    """What the stored rows of ``experiment`` at ``profile`` cost to train: the number of trained
+    networks (a network several rows share -- a boosting member in every larger ensemble, the
+    longest length of the training-length study -- counted once), the sum of their training wall
+    times in seconds, and the hardware they record.  A boosting row's own env is where its ensemble
+    was scored; its member trained where the member's unit row says."""
+    units = Store(profile, "units")
+    nets = {}  # network -> (seconds, hardware)
+    for r in Store(profile, experiment).rows():
+        wall = r.get("member_wall_time_s", r.get("train_wall_time_s"))
+        if wall is None:
+            continue
+        env = (units.get(r["member_unit"]) or {}).get("env", {}) if r.get("member_unit") else r.get("env", {})
+        t = env.get("cpu_threads", "?")
+        hw = (f"CPU ({t} thread{'s' * (t != 1)})" if env.get("device") == "cpu"
+              else f"{env.get('hardware', '?')} ({env.get('device', '?')})")
+        nets[r.get("member_unit") or r.get("unit") or r["key"]] = (float(wall), hw)
+    return dict(profile=profile, experiment=experiment, command=f"dboost run --profile {profile} --only {experiment}",
+                networks=len(nets), seconds=sum(w for w, _ in nets.values()),
+                hardware=" and ".join(sorted({h for _, h in nets.values()})))
+
+
+def rerun_costs() -> pd.DataFrame:
+    """:func:`rerun_cost` of every (profile, experiment) with rows in ``runs/``."""
+    from .experiments import EXPERIMENTS
+    root = runs_root()
+    out = [rerun_cost(p.name, e) for p in sorted(root.iterdir()) if p.is_dir() for e in EXPERIMENTS
+           if (p / e / "rows").is_dir()]
+    return pd.DataFrame(out, columns=["profile", "experiment", "command", "networks", "seconds", "hardware"])
+
+
+def rerun_line(df: pd.DataFrame, lead: str = "Rerun this page") -> str:
+    """One Markdown line for a result page: the command that reruns it and what its rows cost."""
+    if df.empty:
+        return ""
+    c = rerun_cost(str(df["profile"].iloc[0]), str(df["experiment"].iloc[0]))
+    return (f"**{lead}:** `{c['command']}` (measured: {c['networks']} {term('units', 'unit')}, "
+            f"{duration(c['seconds'])} of training on {c['hardware'] or 'unrecorded hardware'}; units already in "
+            "`runs/` are not trained again).")
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -106,6 +169,7 @@ def verdict(diffs, higher_is_better: bool = True) -> str:
 def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
     """gap 0 vs gap = m0 per ``by`` group, paired on seed: mean ± std and the paired difference."""
     out = []
+    metrics = [k for k in metrics if k in df and df[k].notna().any()]
     d0 = df[df["gap_label"] == "0"]
     d1 = df[df["gap_label"] == "m0"]
     for name, g0 in d0.groupby(by, sort=False):
@@ -114,12 +178,12 @@ def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc
         if m.empty:
             continue
         row = {by: name, "seeds": len(m), "m0 (train mean margin, gap 0)": pm(m["train_mean_margin_0"], 2),
-               "train acc (gap 0)": pm(m["train_acc_0"], 3)}
+               "train acc (gap 0)": fmt.level_pm(m["train_acc_0"])}
         for k in metrics:
             diff = m[f"{k}_1"] - m[f"{k}_0"]
-            row[f"{METRICS.get(k, k)}: gap 0"] = pm(m[f"{k}_0"])
-            row[f"{METRICS.get(k, k)}: gap m0"] = pm(m[f"{k}_1"])
-            row[f"{METRICS.get(k, k)}: diff"] = pm(diff)
+            row[f"{METRICS.get(k, k)}: gap 0"] = fmt.level_pm(m[f"{k}_0"], k)
+            row[f"{METRICS.get(k, k)}: gap m0"] = fmt.level_pm(m[f"{k}_1"], k)
+            row[f"{METRICS.get(k, k)}: diff"] = fmt.diff_pm(diff, k)
             row[f"{METRICS.get(k, k)}: verdict"] = verdict(diff, HIGHER_IS_BETTER.get(k, True))
         out.append(row)
     return pd.DataFrame(out).set_index(by).T if out else pd.DataFrame()  # one column per group: no hidden columns
@@ -129,6 +193,7 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
     """gap 0 vs gap m0 paired on seed, one row per (group, metric): the absolute values of both
     arms (mean ± std), their difference and the verdict -- a table that reads across, not down."""
     out = []
+    metrics = [k for k in metrics if k in df and df[k].notna().any()]  # e.g. calibrated NLL: only rows with stored logits
     d0, d1 = df[df["gap_label"] == "0"], df[df["gap_label"] == "m0"]
     groups = list(dict.fromkeys(d0[by])) if by in d0 else []
     for name in groups:
@@ -139,9 +204,8 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
             diff = m[f"{k}_1"] - m[f"{k}_0"]
             row = {COLUMN_NAMES.get(by, by) or "group": name} if len(groups) > 1 else {}
             row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
-                        "gap 0": pm(m[f"{k}_0"], 3 if k == "train_acc" else 4),
-                        "gap m0": pm(m[f"{k}_1"], 3 if k == "train_acc" else 4),
-                        "gap m0 − gap 0": pm(diff, 3 if k == "train_acc" else 4), "seeds": len(m),
+                        "gap 0": fmt.level_pm(m[f"{k}_0"], k), "gap m0": fmt.level_pm(m[f"{k}_1"], k),
+                        "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(m),
                         "verdict": "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
             out.append(row)
     if not out:
@@ -156,7 +220,7 @@ def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
     if g0.empty:
         return ""
     parts = [f"{name}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
-    what = "m0 (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
+    what = f"{term('m0')} (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
     return f"{what}: " + "; ".join(parts) + "." if len(parts) > 1 else f"{what}: {parts[0].split(': ', 1)[1]}."
 
 
@@ -167,10 +231,12 @@ def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
     cols = ["gap_mult", "gap", "train_acc", "train_mean_margin", "test_acc", "test_auc_proba", "test_nll", "test_ece",
             "min_width"]
     d = d.sort_values("gap")[[c for c in cols if c in d]]
-    fmt = dict(gap_mult="{:.3g}", gap="{:.3g}", train_acc="{:.4f}", train_mean_margin="{:.3g}", test_acc="{:.4f}",
-               test_auc_proba="{:.4f}", test_nll="{:.3f}", test_ece="{:.4f}", min_width="{:.3g}")
+    num = lambda f: (lambda v: f.format(v))  # noqa: E731
+    show = dict(gap_mult=num("{:.3g}"), gap=num("{:.3g}"), train_mean_margin=num("{:.3g}"), min_width=num("{:.3g}"),
+                **{m: (lambda v, m=m: fmt.level_pm([v], m)) for m in ("train_acc", "test_acc", "test_auc_proba", "test_nll",
+                                                                 "test_ece")})
     for c in d.columns:
-        d[c] = d[c].map(lambda v, f=fmt[c]: "" if v != v else f.format(v))
+        d[c] = d[c].map(lambda v, f=show[c]: "" if v != v else f(v))
     d.columns = [COLUMN_NAMES.get(c, c) for c in d.columns]
     return d.reset_index(drop=True)
 
@@ -181,7 +247,7 @@ def caption(number: int, text: str, df: pd.DataFrame) -> str:
         return f"**Figure {number}.** {text}"
     profs = ", ".join(f"`{p}`" for p in dict.fromkeys(df["profile"]))
     seeds = sorted(set(int(s) for s in df["seed"]))
-    return f"**Figure {number}.** {text} Profile {profs}; seeds {seeds}."
+    return f"**Figure {number}.** {text} {term('Profile', 'profile')} {profs}; seeds {seeds}."
 
 
 def partial_note(cfg, df: pd.DataFrame) -> str:
@@ -385,9 +451,9 @@ def boosting_table(df: pd.DataFrame, metrics=("test_acc", "test_auc_proba")) -> 
     for (rule, k), g in df.groupby(["rule", "members"], sort=False):
         row = {"rule": rule, "members": k, "seeds": g["seed"].nunique()}
         for m in metrics:
-            row[METRICS.get(m, m)] = pm(g[m])
+            row[METRICS.get(m, m)] = fmt.level_pm(g[m], m)
         ref = poster.BOOSTING.get(rule, {}).get(int(k))
-        row["poster acc / AUC"] = f"{ref[0]:.3f} / {ref[1]:.4f}" if ref else ""
+        row["poster acc / AUC"] = f"{fmt.pct(ref[0])} / {fmt.pct(ref[1])}" if ref else ""
         out.append(row)
     return pd.DataFrame(out).sort_values(["rule", "members"]).set_index(["rule", "members"])
 
@@ -405,8 +471,9 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
             name = METRICS.get(metric, metric)
             ctrl = "plain ensemble" if control == "zero" else f"{control} ensemble"
             same = k == 1 and bool((diff == 0).all())  # the rule's first member *is* the control's
-            out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": pm(g[metric]),
-                        f"{name}: {ctrl}": pm(g[f"{metric}_plain"]), "rule − control": pm(diff),
+            out.append({"rule": r, "members": k, "seeds": len(g), f"{name}: rule": fmt.level_pm(g[metric], metric),
+                        f"{name}: {ctrl}": fmt.level_pm(g[f"{metric}_plain"], metric),
+                        "rule − control": fmt.diff_pm(diff, metric),
                         "verdict": "— (the same first network)" if same else
                         verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
     return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
@@ -435,9 +502,9 @@ def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
     out = []
     for (head, e), g in _length_pairs(df).groupby(["head_label", "length_epochs"]):
         out.append({"head": head, "epochs": int(e), "seeds": len(g),
-                    "train acc (gap 0)": pm(g["train_acc_0"], 3), "m0": pm(g["train_mean_margin_0"], 2),
-                    "test acc, gap 0": pm(g["test_acc_0"]), "test acc, gap m0": pm(g["test_acc_m0"]),
-                    "gap m0 − gap 0": pm(g["gain"]), "verdict": verdict(g["gain"])})
+                    "train acc (gap 0)": fmt.level_pm(g["train_acc_0"]), "m0": pm(g["train_mean_margin_0"], 2),
+                    "test acc, gap 0": fmt.level_pm(g["test_acc_0"]), "test acc, gap m0": fmt.level_pm(g["test_acc_m0"]),
+                    "gap m0 − gap 0": fmt.diff_pm(g["gain"]), "verdict": verdict(g["gain"])})
     if not out:
         return pd.DataFrame()
     t = pd.DataFrame(out)
@@ -494,6 +561,6 @@ def sweep_across_seeds(df: pd.DataFrame, metrics=("train_acc", "test_acc", "test
         if g["seed"].nunique() < 2:
             continue
         row = {"gap / m0": f"{k:g}", "seeds": g["seed"].nunique(), "gap g": pm(g["gap"], 2)}
-        row.update({METRICS.get(m, m.replace("_", " ")): pm(g[m]) for m in metrics if m in g})
+        row.update({METRICS.get(m, m.replace("_", " ")): fmt.level_pm(g[m], m) for m in metrics if m in g})
         out.append(row)
     return pd.DataFrame(out).set_index("gap / m0") if out else pd.DataFrame()

@@ -38,7 +38,7 @@ def regime(profile: str) -> dict:
     g0 = sw[sw["gap_label"] == "0"]
     acc, m0 = float(g0["train_acc"].mean()), float(g0["train_mean_margin"].mean())
     fits = bool(g0["train_acc"].min() >= 0.99)
-    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train acc {acc:.3f}, m0 {m0:.1f}: "
+    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train accuracy {fmt.pct(acc)}, m0 {m0:.1f}: "
                 f"{'fits' if fits else 'does not fit'} its training set")
 
 
@@ -53,7 +53,7 @@ def _effect_text(r, c) -> str:
                 f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
                 + f"), n={r['n']}")
     m = r["metric"]
-    level = (lambda x: f"{x:.3f}") if m in fmt.NOT_A_PROPORTION else fmt.pct
+    level = lambda x: fmt.level(x, m)  # noqa: E731
     arms = f"{level(r['control_mean'])} → {level(r['treatment_mean'])}: " if c.kind != "gain_difference" else ""
     diff = f"{arms}{fmt.pt(r['mean'], m)}"
     if r["n"] >= 2:
@@ -155,14 +155,14 @@ def training_length_verdict(profile: str | None = None) -> str:
         lo, hi = g["length_epochs"].min(), g["length_epochs"].max()
         gs, gl = g[g["length_epochs"] == lo], g[g["length_epochs"] == hi]
         v = report.verdict(gl["gain"])
-        parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {report.pm(gs['gain'])} at "
-                     f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {report.pm(gs['train_acc_0'], 3)}) to {report.pm(gl['gain'])} "
-                     f"at {int(hi)} epochs (train accuracy {report.pm(gl['train_acc_0'], 3)}; {v})")
+        parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
+                     f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {fmt.level_pm(gs['train_acc_0'])}) to "
+                     f"{fmt.diff_pm(gl['gain'])} at {int(hi)} epochs (train accuracy {fmt.level_pm(gl['train_acc_0'])}; {v})")
         fitting = [e for e, ge in g.groupby("length_epochs") if ge["train_acc_0"].min() >= 0.99]
         if p == "smoke":
             continue
         if not fitting:
-            concl.append(f"with the `{head}` head no length reaches interpolation (gap-0 train accuracy ≥ 0.99 on "
+            concl.append(f"with the `{head}` head no length reaches interpolation (gap-0 train accuracy ≥ 99 % on "
                          "every seed), so it cannot tell the two explanations apart")
             continue
         gf = g[g["length_epochs"].isin(fitting)]
@@ -180,7 +180,8 @@ def training_length_verdict(profile: str | None = None) -> str:
         end = "; ".join(concl)
         end = end[:1].upper() + end[1:] + ". If the gain survives where the gap-0 net already fits its training " \
             "data, the discounted loss does more than speed up an under-trained network."
-    return f"**Verdict (`{p}` profile).** " + text[:1].upper() + text[1:] + ". " + end
+    return (f"**Verdict (`{p}` {report.term('profile')}; {report.VERDICT_RULE}, unadjusted).** " + text[:1].upper()
+            + text[1:] + ". " + end)
 
 
 def calibration_verdict(profile: str = "interp") -> str:
@@ -223,7 +224,7 @@ def calibration_verdict(profile: str = "interp") -> str:
                 "logit store existed), so calibrated NLL is not available.")
     note = (f" {n_rows - n_with} of the {n_rows} gap-sweep rows of `{profile}` were trained before test logits were "
             "stored and have no calibrated metrics." if n_rows - n_with else "")
-    return (f"**Calibrated NLL (`{profile}`; temperature fitted on one half of the test set and scored on the "
+    return (f"**Calibrated {report.term('NLL')} (`{profile}`; temperature fitted on one half of the test set and scored on the "
             "other, then swapped).** " + " ".join(out) + note)
 
 
@@ -259,12 +260,13 @@ def provenance_all(profiles=None) -> str:
     for e in EXPERIMENTS:
         if profiles is None:
             df, p = _load(e)
-            out.append(f"- **{e}**: " + (report.provenance(df) if p else "not yet run"))
+            out.append(f"- **{e}**: " + (report.provenance(df, rerun=False) if p
+                                         else "not yet run"))
             continue
         for p in profiles:
             df, _ = _load(e, p)
             if not df.empty:
-                out.append(f"- **{e}** (`{p}`): " + report.provenance(df))
+                out.append(f"- **{e}** (`{p}`): " + report.provenance(df, rerun=False))
     return "\n".join(out)
 
 
@@ -274,8 +276,8 @@ def caveats(profile: str | None = None) -> str:
     sw, psw = _load("gap_sweep", profile)
     if not sw.empty:
         g0 = sw[sw["gap_label"] == "0"]
-        out.append(f"- **Regime.** At gap 0 our ResNet9 reaches train accuracy {report.pm(g0['train_acc'], 3)} and train mean "
-                   f"margin m0 = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 1.00 and ≈ {poster.M0:g}). "
+        out.append(f"- **{report.term('Regime', 'regime')}.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
+                   f"margin {report.term('m0')} = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
                    "The poster's reasoning (gap ≈ mean margin of an *interpolating* net) is about that regime; where we are "
                    "below it, the gap may act partly as an optimisation aid (larger gradients where CE saturates).")
         s0, best, m0, edge = _first_seed_grid(sw)
@@ -296,14 +298,15 @@ def caveats(profile: str | None = None) -> str:
         if "freeze_last x10" in g0 and len(g0) > 1:
             best = g0.drop("freeze_last x10")
             out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
-                       f"{g0['freeze_last x10']:.4f}, while `{best.index[0]}` reaches {best.iloc[0]:.4f} (`{pfr}` profile). "
+                       f"{fmt.pct(g0['freeze_last x10'])}, while `{best.index[0]}` reaches {fmt.pct(best.iloc[0])} (`{pfr}` profile). "
                        "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
-                       "claim S1 compares against a strong baseline (trainable head, label smoothing 0.1).")
+                       f"claim S1 compares against a {report.term('strong baseline')} (trainable head, label smoothing 0.1).")
     bo, pbo = _load("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()
         out.append(f"- **Boosting vs the single-model gain.** A single member trained with gap m0 (rule `constant`, 1 member) "
-                   f"already reaches {one.get('constant', float('nan')):.4f} against {one.get('zero', float('nan')):.4f} for gap 0; "
+                   f"already reaches {fmt.pct(one.get('constant', float('nan')))} against {fmt.pct(one.get('zero', float('nan')))} "
+                   "for gap 0; "
                    "compare the reverse rules with `constant` as well as with the plain ensemble before crediting the "
                    "per-sample gaps themselves.")
     return "\n".join(out) if out else ""
@@ -335,7 +338,8 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
     path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {x(lo['gap'])}, {float(hi['min_width']):.3g} at "
             f"the largest gap ({x(hi['gap'])}); at the most accurate gap ({x(best['gap'])}) it is {wb:.3g}")
     same = wb < w0
-    return (f"**Minimum width** (thesis eq. 5; smaller = wider minimum), first seed's grid: {path}. The thesis reports "
+    return (f"**{report.term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
+            f"grid: {path}. The thesis reports "
             f"{t0:g} at g = 0, {t50:g} at g = 50 and {t1000:g} at g = 1000: a *wider* minimum at its best gap and a "
             "much narrower one at a huge gap. "
             + ("Ours goes the same way at the most accurate gap. " if same else
@@ -353,7 +357,8 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
     if prof is None:
         return "*No results yet.*"
     reg = regime(prof)["text"]
-    head = f"From the rows of profile `{prof}` ({reg}):\n\n"
+    head = (f"From the rows of {report.term('profile')} `{prof}` ({reg}; {report.term('regime')}); every verdict by "
+            f"{report.VERDICT_RULE}:\n\n")
     if prof == "smoke":
         return head + "A pipeline check on synthetic data: it says nothing about the poster's claims."
     table = claims_table(prof)
@@ -370,10 +375,11 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
         g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["test_acc"].mean() if not fr.empty else pd.Series()
         if "freeze_last x10" in g0 and len(g0) > 1:
             other = g0.drop("freeze_last x10").sort_values(ascending=False)
-            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's frozen ×10 head reaches test accuracy "
+            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's {report.term('frozen ×10 head', 'freeze_last x10')} "
+                         "reaches test accuracy "
                          f"{fmt.pct(g0['freeze_last x10'])}; the best trainable head here, `{other.index[0]}`, "
                          f"{fmt.pct(other.iloc[0])}. Part of what gap m0 gains with the frozen head repairs that handicap, "
-                         "which is why S1 and S2 test the method against and on top of a strong baseline.")
+                         f"which is why S1 and S2 test the method against and on top of a {report.term('strong baseline')}.")
     elif experiment == "boosting":
         bo, _ = _load("boosting", prof)
         if not bo.empty:
@@ -390,7 +396,7 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
                 last = last[last["rule"].isin(full[full == full.max()].index)]
             n = int(last.groupby("rule")["seed"].nunique().max())
             acc = last.groupby("rule")["test_acc"].mean().sort_values(ascending=False)
-            lines.append(f"**Best rule at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
+            lines.append(f"**Best {report.term('rule', 'boosting rules')} at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
                          f"{_rule(acc.index[0])} {fmt.pct(acc.iloc[0])}" + (f", then {_rule(acc.index[1])} {fmt.pct(acc.iloc[1])}"
                                                                          if len(acc) > 1 else "") +
                          (". The poster's favourite, save mean; reverse margin, is not the best here."

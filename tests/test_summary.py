@@ -149,6 +149,17 @@ def test_boosting_claims_with_no_paired_size_yet_say_not_yet_run(runs):
 
 # ----------------------------------------------------------------------------- what the pages say
 
+def test_number_formats_are_percent_points_and_nats():
+    from dboost.analysis import fmt
+    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731  -- a table cell wraps only before its "±"
+    assert fmt.level_pm([0.70, 0.71, 0.705]) == nb("70.5 ±_0.5_%") and fmt.level_pm([0.7031]) == nb("70.3_%")
+    assert fmt.diff_pm([-0.01, -0.02, -0.03]) == nb("−2.0 ±_1.0_pt") and fmt.diff_pm([0.064]) == nb("+6.4_pt")
+    assert fmt.level_pm([0.9123, 0.9323], "test_nll") == nb("0.922 ±_0.014_nats")
+    assert fmt.diff_pm([0.1, 0.2], "test_nll") == nb("+0.150 ±_0.071_nats")
+    assert fmt.level_pm([]) == fmt.diff_pm([float("nan")]) == "–"
+    assert fmt.pct(0.7031) == "70.3 %" and fmt.pt(0.064) == "+6.4 pt"  # in sentences: plain spaces
+
+
 def test_paired_wide_reads_across_and_pairs_on_seed():
     import pandas as pd
     rows = []
@@ -158,8 +169,12 @@ def test_paired_wide_reads_across_and_pairs_on_seed():
                              test_acc=a, test_nll=1.0 if label == "0" else 1.5))
     t = report.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
     acc = t.loc["test accuracy"]
-    assert acc["gap 0"] == report.pm([0.60, 0.70, 0.40]) and acc["gap m0"] == report.pm([0.61, 0.72, 0.43])
-    assert acc["gap m0 − gap 0"] == "0.0200 ± 0.0100" and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
+    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731
+    assert acc["gap 0"] == nb("56.7 ±_15.3_%") and acc["gap m0"] == nb("58.7 ±_14.6_%")
+    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    nll = t.loc["NLL (lower is better)"]
+    assert nll["gap 0"] == nb("1.000 ±_0.000_nats") and nll["gap m0 − gap 0"] == nb("+0.500 ±_0.000_nats")
     assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
     assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
 
@@ -180,3 +195,22 @@ def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
     g = summary.at_a_glance().set_index("claim")
     assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt (n=3): supported"
     assert g.loc[analysis.claim("2").label, "cpu"].endswith("inconclusive")  # grid {0, 1}: its top is the best
+
+
+def test_rerun_cost_counts_a_shared_network_once(runs):
+    """A boosting member is in every larger ensemble: its training time counts once, on the hardware
+    of its own unit row (not where the ensemble was scored)."""
+    units = Store("cpu", "units")
+    units.put("uA", dict(key="uA", env=dict(device="cuda", hardware="NVIDIA H200")))
+    units.put("uB", dict(key="uB", env=dict(device="cuda", hardware="NVIDIA H200")))
+    bo = Store("cpu", "boosting")
+    for k, members in ((1, ["uA"]), (2, ["uA", "uB"])):
+        for u, wall in zip(members, (60.0, 120.0)):
+            bo.put(f"zero_seed0_m{k}_{u}", dict(key=f"zero_seed0_m{k}_{u}", profile="cpu", experiment="boosting",
+                                                member_unit=u, member_wall_time_s=wall, env=ENV))
+    c = report.rerun_cost("cpu", "boosting")
+    assert c["networks"] == 2 and c["seconds"] == 180.0  # uA's 60 s once, not twice
+    assert c["hardware"] == "NVIDIA H200 (cuda)" and c["command"] == "dboost run --profile cpu --only boosting"
+    import pandas as pd
+    line = report.rerun_line(pd.DataFrame([dict(profile="cpu", experiment="boosting")]))
+    assert "`dboost run --profile cpu --only boosting`" in line and "2 {term}`units <unit>`, 3 min" in line

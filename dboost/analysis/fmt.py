@@ -47,3 +47,60 @@ def interval(lo: float, hi: float, metric: str = "test_acc") -> str:
     unit = a.rsplit(" ", 1)[1] if " " in a else ""
     strip = lambda s: s.rsplit(" ", 1)[0] if " " in s else s  # noqa: E731
     return f"[{strip(a)}, {strip(b)}] {unit}".strip()
+
+
+def level(x: float, metric: str = "test_acc") -> str:
+    """One value of a metric as a reader wants it: a proportion in percent ('70.3 %'), NLL in nats
+    with 3 decimals ('0.912 nats')."""
+    if x is None or x != x:
+        return "–"
+    return f"{x:.3f} nats" if metric in NOT_A_PROPORTION else pct(x)
+
+
+def _spread(values) -> tuple[float, float, int]:
+    import numpy as np
+    v = np.asarray(values, float)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), 0
+    return float(v.mean()), float(v.std(ddof=1)) if len(v) > 1 else float("nan"), len(v)
+
+
+# The ± forms are table cells: no-break spaces keep "± 0.5 %" in one piece, so a narrow column
+# wraps only between the mean and its spread ("70.3" / "± 0.5 %"), never inside a number and its unit.
+NBSP = "\u00a0"
+
+
+def _glue(text: str) -> str:
+    """'70.3 ± 0.5 %' -> '70.3 ±⍽0.5⍽%' (⍽: no-break space)."""
+    head, sep, tail = text.partition(" ± ")
+    if not sep:
+        return NBSP.join(text.rsplit(" ", 1))
+    return f"{head} ±{NBSP}" + NBSP.join(tail.split(" "))
+
+
+def level_pm(values, metric: str = "test_acc") -> str:
+    """Mean ± sample standard deviation over seeds of a level: '70.3 ± 0.5 %', '0.912 ± 0.010 nats';
+    one value: '70.3 %' (no-break spaces inside, see ``NBSP``)."""
+    m, s, n = _spread(values)
+    if n == 0:
+        return "–"
+    if n == 1:
+        return _glue(level(m, metric))
+    if metric in NOT_A_PROPORTION:
+        return _glue(f"{m:.3f} ± {s:.3f} nats")
+    return _glue(f"{100 * m:.1f} ± {100 * s:.1f} %")
+
+
+def diff_pm(values, metric: str = "test_acc") -> str:
+    """Mean ± sample standard deviation over seeds of a difference: '+6.4 ± 1.2 pt',
+    '+0.012 ± 0.004 nats'; one value: '+6.4 pt' (no-break spaces inside, see ``NBSP``)."""
+    m, s, n = _spread(values)
+    if n == 0:
+        return "–"
+    if n == 1:
+        return _glue(pt(m, metric))
+    a = pt(m, metric)
+    num, unit = a.rsplit(" ", 1)
+    spread = f"{s:.3f}" if metric in NOT_A_PROPORTION else f"{100 * s:.1f}"
+    return _glue(f"{num} ± {spread} {unit}")
