@@ -122,7 +122,7 @@ PROFILES: dict[str, dict] = {
     # full: the poster's scale AND regime -- full CIFAR-10, width 64, every gap-0 net fitting its
     # training set (issue 21).  epochs=40 is PROVISIONAL: the length is the shortest one at which
     # every gap-0 head reaches train accuracy >= 0.99, chosen on the GPU by the measured probe
-    # `python -m benchmarks.length_probe` (candidate lengths in ascending order, gap-0 nets of the
+    # `python benchmarks/length_probe.py` (candidate lengths in ascending order, gap-0 nets of the
     # claim heads, seed 0, this profile's recipe, batch and bf16; it stops at the first length
     # where all heads fit, results in benchmarks/results/length_probe_*.json).  Write the chosen
     # length here before any row of this profile is kept: epochs are part of every unit's key.
