@@ -6,6 +6,7 @@ thread, with ``DBOOST_RUNS`` in a temporary folder: nothing lands in ``runs/``.
 """
 import copy
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -466,6 +467,7 @@ def test_logged_style_margin_leaves_the_model_untouched():
     ("gap_sweep", "smoke", dict(grid="coarse"), "grid"),
     ("gap_sweep", "smoke", dict(precision="fp16"), "precision"),
     ("gap_sweep", "smoke", dict(split="test"), "split"),
+    ("gap_sweep", "smoke", dict(compile="fastest"), "compile must be"),
 ])
 def test_configure_refuses_before_any_write(runs, experiment, profile, kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -490,3 +492,34 @@ def test_store_find_returns_the_first_matching_row(tmp_path):
     assert st.find(seed=0)["key"] == "b" and st.find(seed=0, gap=2.0)["key"] == "c"
     assert st.find(head=dict(head="freeze_last"))["key"] == "b"  # whole-value equality
     assert st.find(seed=0, gap=3.0) is None and st.find(missing=None)["key"] == "a"  # absent field == None
+
+
+def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
+    """compile (a profile setting, e.g. --set compile=default) trains the unit compiled, is recorded in
+    its row, and leaves the unit's key alone: compiled and eager training are the same configuration."""
+    from test_train import _inductor_works
+    reason = _inductor_works()
+    if reason:
+        pytest.skip(reason)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        kw = dict(n_train=200, n_test=100, batch_size=25)
+        cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, compile="default", **kw)
+        eager = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, **kw)
+        base = dict(seed=0, gap_desc=0.0, arch="resnet9", width=4)
+        assert experiments.unit_key(experiments.unit_config(cfg, **base)) == \
+            experiments.unit_key(experiments.unit_config(eager, **base))
+        seen = []
+        real = experiments.train
+
+        def spy(model, train_set, **k):
+            seen.append(k.get("compile"))
+            return real(model, train_set, **k)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(experiments, "train", spy)
+            row, _ = experiments.train_unit(cfg, seed=0, gap=0.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["default"] and row["compile"] == "default"
+    assert math.isfinite(row["train_loss_last"])
