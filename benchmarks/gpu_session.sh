@@ -126,7 +126,7 @@ batch() {
 
 # ---------------------------------------------------------------- 3. the full profile
 if [[ -n $EPOCHS ]]; then
-  batch "$P_FULL" 120 "${FULL_ONLY[@]}" --set "epochs=$EPOCHS" "${COMPILE_SET[@]}" "${SHRINK[@]}"
+  batch "$P_FULL" 30 "${FULL_ONLY[@]}" --set "epochs=$EPOCHS" "${COMPILE_SET[@]}" "${SHRINK[@]}"
 else
   say "full: skipped: no training length chosen yet (the probe resumes next session)"
 fi
