@@ -8,8 +8,8 @@ requires_grad, int64 labels, a per-sample gap tensor (N,) with values in [0, 4):
   * ce        -- ``F.cross_entropy(logits, target)`` then ``torch.autograd.grad`` w.r.t. the logits;
   * dce       -- ``dboost.loss.discounted_cross_entropy(logits, target, gap=g)`` (the public,
                  validated function), the same backward;
-  * dce_core  -- ``dboost.loss._discounted_ce`` (the unchecked kernel the trainer calls in its hot
-                 loop, labels and gaps validated once per run), the same backward.
+  * dce_core  -- ``discounted_cross_entropy(..., check=False)`` (the unchecked path the trainer
+                 calls in its hot loop, labels and gaps validated once per run), the same backward.
 
 ``torch.utils.benchmark.Timer.blocked_autorange`` (median of blocks), measured ``--repeats`` times
 interleaved (ce, dce, dce_core, ce, ...); the MIN over the repeats is reported: on a shared 2-core
@@ -35,7 +35,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from cpu import Load, cpu_model  # noqa: E402
 
-from dboost.loss import _discounted_ce, discounted_cross_entropy  # noqa: E402
+from dboost.loss import discounted_cross_entropy  # noqa: E402
 
 TARGET = 1.1
 NS = (500, 1024, 2048, 4096)
@@ -45,7 +45,7 @@ CS = (10, 100)
 STMTS = {
     "ce": "torch.autograd.grad(F.cross_entropy(x, t), x)",
     "dce": "torch.autograd.grad(discounted_cross_entropy(x, t, gap=g), x)",
-    "dce_core": "torch.autograd.grad(_discounted_ce(x, t, g), x)",
+    "dce_core": "torch.autograd.grad(discounted_cross_entropy(x, t, g, check=False), x)",
 }
 
 
@@ -55,8 +55,7 @@ def measure(n: int, c: int, repeats: int, min_run_time: float, threads: int) -> 
     x = (3 * torch.randn(n, c, generator=gen)).requires_grad_()
     t = torch.randint(0, c, (n,), generator=gen)
     g = 4 * torch.rand(n, generator=gen)
-    env = dict(torch=torch, F=F, x=x, t=t, g=g, discounted_cross_entropy=discounted_cross_entropy,
-               _discounted_ce=_discounted_ce)
+    env = dict(torch=torch, F=F, x=x, t=t, g=g, discounted_cross_entropy=discounted_cross_entropy)
     out: dict[str, list[float]] = {k: [] for k in STMTS}
     for _ in range(repeats):
         for k, stmt in STMTS.items():
@@ -106,7 +105,7 @@ def main(argv=None):
     say("")
     say(f"discounted_cross_entropy / F.cross_entropy: worst {worst:.2f}x, {n_pass}/{len(rows)} sizes within "
         f"the target <= {TARGET}x  -> {'PASS' if n_pass == len(rows) else 'FAIL'}")
-    say(f"(core = dboost.loss._discounted_ce, the unchecked kernel the trainer uses: worst "
+    say(f"(core = discounted_cross_entropy(..., check=False), the unchecked path the trainer uses: worst "
         f"{max(rc for *_, rc in rows):.2f}x)")
     if others and max(others) + threads > (os.cpu_count() or 1) + 0.25:
         say(f"NOTE: other processes used up to {max(others):.2f} cores while measuring; with {os.cpu_count()} "

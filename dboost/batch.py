@@ -3,6 +3,8 @@
     python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
     python -m dboost.batch --profile paper --executor ray|slurm      (many GPUs, a cluster)
 
+(``dboost run`` is the same command; see :mod:`dboost.cli`.)
+
 * Validates the profile, the experiment names, the device, the seeds, the data set, the runs
   folder and every row already stored *before* any training (``experiments.configure``); a bad
   argument stops the run with one message (exit code 2) and writes nothing.
@@ -183,7 +185,14 @@ def publish(progress: bool = False) -> list[str]:
 
 
 def main(argv=None) -> int:
+    """``python -m dboost.batch`` (the same as ``dboost run``)."""
     ap = argparse.ArgumentParser(prog="python -m dboost.batch", description=__doc__.split("\n\n")[0])
+    add_arguments(ap)
+    return execute(ap.parse_args(argv))
+
+
+def add_arguments(ap: argparse.ArgumentParser) -> None:
+    """The options of a run (shared by ``python -m dboost.batch`` and ``dboost run`` / ``render``)."""
     ap.add_argument("--profile", required=False, default="smoke", help=f"one of {', '.join(experiments.PROFILES)}")
     ap.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(experiments.EXPERIMENTS)}")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -212,7 +221,10 @@ def main(argv=None) -> int:
     ap.add_argument("--slurm-parallel", type=int, default=64, help="SLURM array parallelism (jobs at once)")
     ap.add_argument("--no-train", action="store_true", help="render the notebooks from the rows already in runs/ "
                     "(a run still going elsewhere); trains nothing")
-    a = ap.parse_args(argv)
+
+
+def execute(a: argparse.Namespace) -> int:
+    """Run parsed arguments; the exit code (0 done, 2 bad arguments and nothing written, 1 failed mid-run)."""
     try:
         if a.only:
             bad = [e for e in a.only if e not in experiments.EXPERIMENTS]

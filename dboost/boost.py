@@ -8,48 +8,86 @@ choice) or by the ensemble so far (``margin_source="ensemble"``, our extension).
 from __future__ import annotations
 
 import math
-from typing import Callable
+import warnings
+from typing import Callable, Iterable, Iterator
 
 import torch
 import torch.nn as nn
 
 from .data import Split
 from .loss import margins
-from .rules import _check_rule, next_gaps
+from .rules import check_params, next_gaps
 from .train import predict_logits, train
 
 
 class Ensemble(nn.Module):
-    """A list of trained members; prediction = mean of the members' softmax (the authors' rule)."""
+    """An ensemble of classifiers; its prediction is the mean of the members' softmax (the authors' rule).
 
-    def __init__(self, members):
+    ``ensemble(x)`` -- the module call -- applies every member to ``x`` as it is (any modules
+    mapping a batch to (N, C) logits: ``nn.Linear``, a torchvision ResNet, ...) and returns the
+    *log* of the mean softmax, (N, C), computed as a log-sum-exp so nothing saturates; it is
+    differentiable and a drop-in for logits wherever a log-probability is wanted
+    (``argmax``, ``F.nll_loss``).  :meth:`log_proba` and :meth:`predict_proba` also take a
+    :class:`~dboost.data.Split` or uint8 images, which are normalised like the trainer's, and run in
+    eval mode without gradients, batched.
+    """
+
+    def __init__(self, members: Iterable[nn.Module]):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.members)
 
-    @torch.no_grad()
-    def member_logits(self, x, batch_size: int = 1000) -> torch.Tensor:
-        """(M, N, C) float32 logits of every member (``x``: Split, uint8 or normalised images)."""
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not len(self.members):
             raise ValueError("empty ensemble")
-        return torch.stack([predict_logits(m, x, batch_size) for m in self.members])
+        lp = torch.stack([torch.log_softmax(m(x).float(), -1) for m in self.members])
+        return torch.logsumexp(lp, 0) - math.log(len(self.members))
 
-    def log_proba(self, x, batch_size: int = 1000) -> torch.Tensor:
-        """log of the mean softmax, computed in float64 log space so nothing saturates."""
+    @torch.no_grad()
+    def member_logits(self, x: Split | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """(M, N, C) float32 logits of every member, eval mode, batched.
+
+        ``x``: a :class:`~dboost.data.Split` or uint8 images (normalised as the trainer does), or
+        any other tensor, passed to the members unchanged.
+        """
+        if not len(self.members):
+            raise ValueError("empty ensemble")
+        if isinstance(x, Split) or (isinstance(x, torch.Tensor) and x.dtype == torch.uint8):
+            return torch.stack([predict_logits(m, x, batch_size) for m in self.members])
+        return torch.stack([_apply_eval(m, x, batch_size) for m in self.members])
+
+    def log_proba(self, x: Split | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """log of the mean softmax, (N, C), in float64 log space so nothing saturates."""
         lp = torch.log_softmax(self.member_logits(x, batch_size).double(), -1)
         return torch.logsumexp(lp, 0) - math.log(lp.shape[0])
 
-    def predict_proba(self, x, batch_size: int = 1000) -> torch.Tensor:
+    def predict_proba(self, x: Split | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Mean of the members' softmax, (N, C) float32."""
         return torch.softmax(self.member_logits(x, batch_size), -1).mean(0)
 
-    def predict_logits(self, x, batch_size: int = 1000) -> torch.Tensor:
-        """Mean of the members' logits (an alternative combination rule)."""
+    def mean_logits(self, x: Split | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Mean of the members' logits (an alternative combination rule, not the ensemble's prediction)."""
         return self.member_logits(x, batch_size).mean(0)
 
-    def forward(self, x):
-        return self.predict_logits(x)
+    def predict_logits(self, x: Split | torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """Deprecated name of :meth:`mean_logits` (until 0.3): it is not what the ensemble predicts."""
+        warnings.warn("Ensemble.predict_logits is deprecated; use Ensemble.mean_logits (mean of logits) or "
+                      "Ensemble.log_proba (the ensemble's log-probabilities)", DeprecationWarning, stacklevel=2)
+        return self.mean_logits(x, batch_size)
+
+
+def _apply_eval(model: nn.Module, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """model(x) in eval mode, batched, float32 on the CPU; the training flag is restored."""
+    was_training = model.training
+    model.eval()
+    try:
+        dev = next(model.parameters(), torch.empty(0)).device
+        out = [model(x[i:i + batch_size].to(dev)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out)
 
 
 def _summary(t: torch.Tensor) -> dict:
@@ -59,16 +97,21 @@ def _summary(t: torch.Tensor) -> dict:
 
 
 def chain(rule: str, members: int, n: int, train_member: Callable[[int, torch.Tensor], torch.Tensor | None],
-          **rule_params):
+          **rule_params: float) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
     """Thesis Algorithm 1, one member at a time -- the one implementation used by :func:`boost` and by
     the batch experiments (:mod:`dboost.experiments`).
 
     For t = 0 .. members-1: the gaps of member t from the margins of the members so far
     (``next_gaps``), then ``train_member(t, gaps)``, which returns member t's training-set margins
     -- or None when the member is not available yet (a batch run collecting the units still to
-    train), which ends the chain there.  Yields ``(t, gaps, margins)``.
+    train), which ends the chain there.  Yields ``(t, gaps, margins)``.  ``rule`` is any registered
+    rule (:func:`dboost.rules.register`), ``rule_params`` its parameters (e.g. ``c=34.0``).
+
+    Use it with your own training code::
+
+        history = [m for _, _, m in chain("save_mean_reverse", 3, len(y), my_train_returning_margins)]
     """
-    _check_rule(rule, rule_params)
+    check_params(rule, rule_params)
     if int(members) != members or members < 1:
         raise ValueError(f"members must be a positive int; got {members}")
     history: list[torch.Tensor] = []
@@ -91,7 +134,7 @@ def boost(make_model: Callable[[int], nn.Module], train_set: Split, test_set: Sp
     summaries of member t and the test metrics of the ensemble of the first t+1 members.
     ``on_member(t, model, record)`` is called after each member (for checkpoints/results).
     """
-    _check_rule(rule, rule_params)
+    check_params(rule, rule_params)
     if margin_source not in ("last", "ensemble"):
         raise ValueError(f"margin_source must be 'last' or 'ensemble'; got {margin_source!r}")
     if int(members) != members or members < 1:

@@ -91,9 +91,13 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(desc="units", unit="unit")
+        # The total (hence the ETA) from a stand-in plan of the units still to train; the real run
+        # may need more (an adaptive grid that widens), and the total then grows.
+        profile = next(iter(cfgs.values())).profile
+        bar = tqdm(total=len(_stand_in_plan(cfgs, profile, remaining=True)), desc="units", unit="unit",
+                   dynamic_ncols=True, smoothing=0.05)
     try:
-        for _ in range(max_rounds):
+        for round_no in range(1, max_rounds + 1):
             if _past(deadline):
                 stopped = True
                 break
@@ -104,8 +108,8 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
             if not pending:
                 break
             if bar is not None:
-                bar.total = (bar.total or 0) + len(pending)
-                bar.refresh()
+                bar.total = max(bar.total or 0, done + len(pending))
+                bar.set_postfix_str(f"round {round_no}: {len(pending)} unit(s)")
             failed = set()
             for key, result in submit(list(pending.values())):
                 if isinstance(result, BaseException):
@@ -320,16 +324,24 @@ def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> li
     ``runs/`` (the stand-in rows live in memory).  Returns one dict per unit:
     round, key, experiment (the first that asked for it), seed, epochs, gap (mean), head.
     """
-    import torch
-
     only = list(only or experiments.PROFILES[profile]["experiments"])
     cfgs = {e: experiments.configure(e, profile, seeds=seeds, data_root=data_root, progress=False, **overrides)
             for e in only}
+    return _stand_in_plan(cfgs, profile, remaining=False)
+
+
+def _stand_in_plan(cfgs: dict, profile: str, remaining: bool) -> list[dict]:
+    """:func:`plan` over configured experiments.  ``remaining``: units already in ``runs/`` count as
+    trained (their rows and outputs are read), so only the units still to train are listed -- the
+    total of a resumed run's progress bar.  The configs' stores are restored afterwards."""
+    import torch
+
     units: list[dict] = []
+    saved = {e: (cfg.store, cfg.units) for e, cfg in cfgs.items()}
     # every store in memory: nothing is written, and no CSV is rebuilt per row
-    shared = _MemoryStore()
+    shared = _OverlayStore(next(iter(cfgs.values())).units) if remaining else _MemoryStore()
     for cfg in cfgs.values():
-        cfg.store, cfg.units = _MemoryStore(), shared
+        cfg.store, cfg.units = (_OverlayStore(cfg.store) if remaining else _MemoryStore()), shared
     n_round = [0]
 
     def submit(specs):
@@ -348,7 +360,11 @@ def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> li
             out = dict(test_logits=torch.zeros(len(cfg.test_set), cfg.test_set.num_classes), train_margins=m,
                        wall=torch.tensor(0.0), trained_on="plan", state={})
             yield s.key, (row, out)
-    _rounds(cfgs, submit, progress=False)
+    try:
+        _rounds(cfgs, submit, progress=False)
+    finally:
+        for e, cfg in cfgs.items():
+            cfg.store, cfg.units = saved[e]
     return units
 
 
@@ -381,3 +397,27 @@ class _MemoryStore:
 
     def load_outputs(self, key):
         return None
+
+
+class _OverlayStore(_MemoryStore):
+    """A :class:`_MemoryStore` over a real store: reads fall through to ``base`` (what is already in
+    ``runs/``), writes stay in memory (for :func:`_stand_in_plan` of a resumed run)."""
+
+    def __init__(self, base):
+        super().__init__()
+        self._base = base
+
+    def has(self, key):
+        return key in self._rows or self._base.has(key)
+
+    def get(self, key):
+        return self._rows[key] if key in self._rows else self._base.get(key)
+
+    def rows(self):
+        return sorted({**{r["key"]: r for r in self._base.rows()}, **self._rows}.values(), key=lambda r: r["key"])
+
+    def load_tensors(self, key):
+        return self._tensors[key] if key in self._tensors else self._base.load_tensors(key)
+
+    def load_outputs(self, key):
+        return None if key in self._rows else self._base.load_outputs(key)

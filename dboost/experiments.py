@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import calibration
 from . import data as data_mod
 from .loss import margins
 from .metrics import evaluate_member_logits, evaluate_scores, logged_style_mean_margin, margin_summary, min_width
@@ -37,7 +38,7 @@ from .boost import chain
 from .rules import RULES
 from .train import RECIPES, predict_logits, train
 
-EXPERIMENTS = ("gap_sweep", "frozen_last_layer", "architectures", "boosting", "training_length")
+EXPERIMENTS = ("gap_sweep", "frozen_last_layer", "architectures", "boosting", "training_length", "data_size")
 
 # Head variants of the "frozen last layer" figure.  Each is (label, build kw, train kw).
 _HEADS_FULL = [
@@ -72,6 +73,16 @@ _DEFAULTS = dict(
     gap_mult_max=64.0,   # the adaptive grid doubles its top point while the best is there, up to this
     lengths=None,        # training-length study: epochs per length (None: not part of the profile)
     length_heads=_LENGTH_HEADS,
+    # data-size study (issue 19): training-set sizes, each with its own steps; seeds draw their own subset
+    sizes=None,          # training-set sizes (None: not part of the profile)
+    size_steps=None,     # optimiser steps to try first per size (doubled on seed 0 until gap 0 fits)
+    size_seeds=(0, 1, 2),
+    size_heads=("freeze_last x10",),
+    size_fit=0.99,       # "fits its training set": gap-0 train accuracy at least this
+    size_max_doublings=2,
+    resample_n=None,     # at this size (the profile's n_train), resample_seeds and every size_head +
+    resample_seeds=(),   # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
+    resample_heads=(),
     experiments=("gap_sweep", "frozen_last_layer", "architectures", "boosting"),
     # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
     # not part of a unit's key (like the executor); each unit row records the mode it trained with.
@@ -84,6 +95,8 @@ PROFILES: dict[str, dict] = {
                   heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
                   rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
+                  sizes=(100, 250, 500), size_steps=(20, 20, 20), size_seeds=(0, 1), size_max_doublings=0,
+                  size_fit=0.0, resample_n=250, resample_seeds=(0, 1, 2), resample_heads=("Linear",),
                   experiments=EXPERIMENTS, description="synthetic data, seconds on a CPU: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
@@ -106,7 +119,11 @@ PROFILES: dict[str, dict] = {
                    boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
                    heads=_HEADS_INTERP, archs=("resnet9",), arch_width=16, members=5, rules=_BOOST_RULES,
                    min_width_n=256, lengths=(15, 30, 60, 150),
-                   experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting"),
+                   # data-size study: 3,000 steps fit 2k images (the probe above); larger sets get more
+                   # steps to start with, and seed 0 doubles them until its gap-0 net fits (size_fit)
+                   sizes=(1_000, 2_000, 5_000, 10_000), size_steps=(2_000, 3_000, 5_000, 8_000),
+                   resample_n=2_000, resample_seeds=(0, 1, 2, 3, 4), resample_heads=("Linear",),
+                   experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting", "data_size"),
                    description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
                    "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
                    "accuracy 0.998, m0 12.8 at gap 0), bf16 on 2 CPU cores, 3 seeds per claim"),
@@ -174,10 +191,21 @@ class Config:
     overrides: dict = field(default_factory=dict)  # configure(**overrides): a worker rebuilds the same data
     collect: dict | None = None  # key -> UnitSpec of units still to train (executors other than local)
     executor: str = "local"      # recorded in every unit row
+    full_train: data_mod.Split | None = None  # the whole training split (units on other subsets draw from it)
 
     def __post_init__(self):
         if self.units is None:
             self.units = Store(self.profile, "units", root=self.store.dir.parent.parent)
+
+    def train_for(self, ucfg: dict) -> data_mod.Split:
+        """The training set of unit config ``ucfg``: the profile's subset, or (data-size study,
+        resampled seeds) the class-balanced subset of ``n_train`` images drawn with ``subset_seed``."""
+        if ucfg["n_train"] == len(self.train_set) and ucfg.get("subset_seed", 0) == 0:
+            return self.train_set
+        full = self.full_train if self.full_train is not None else self.train_set
+        if ucfg["n_train"] > len(full):
+            raise ValueError(f"a unit asks for {ucfg['n_train']:,} training images; the data set has {len(full):,}")
+        return full.subset(ucfg["n_train"], seed=ucfg["subset_seed"])
 
 
 def _steps(n: int, batch_size: int, epochs: int) -> int:
@@ -245,11 +273,15 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         bad = [h for h in p["length_heads"] if h not in labels]
         if bad:
             raise ValueError(f"length_heads {bad} are not heads of profile {profile!r}; heads: {', '.join(labels)}")
+    if experiment == "data_size":
+        _check_data_size(p, profile)
     dev = check_device(device)
     if data_root is not None and not isinstance(data_root, (str, os.PathLike)):
         raise ValueError(f"data_root must be a folder path or None; got {data_root!r}")
     if p["dataset"] == "synthetic":
-        tr, te = data_mod.synthetic(p["n_train"], p["n_test"], seed=0)
+        n_syn = max([p["n_train"], *(p["sizes"] or ())]) if experiment == "data_size" else p["n_train"]
+        full_tr, te = data_mod.synthetic(n_syn, p["n_test"], seed=0)
+        tr = full_tr.subset(p["n_train"], seed=0) if n_syn > p["n_train"] else full_tr
     else:
         kw = {} if p["split"] == "standard" else dict(split=p["split"])
         data_mod.check_root(data_root)
@@ -265,6 +297,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
             if p[k] is not None and p[k] > len(split_):
                 raise ValueError(f"profile {profile!r} asks for {k}={p[k]:,}; the data set in {where} has "
                                  f"{len(split_):,}")
+        full_tr = tr
         tr, te = tr.subset(p["n_train"], seed=0), te.subset(p["n_test"], seed=0)
     # Every schedule this experiment will train must be one the one-cycle scheduler can run:
     # refuse here, not after the first hours of training.
@@ -274,12 +307,20 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
         if n_steps < 5 or pct * n_steps <= 1:
             raise ValueError(f"{e} epochs of {len(tr)} samples in batches of {p['batch_size']} are {n_steps} optimiser "
                              "steps: too few for a one-cycle schedule")
+    if experiment == "data_size":
+        for n, st in zip(p["sizes"], p["size_steps"]):
+            if n > len(full_tr):
+                raise ValueError(f"profile {profile!r} asks for a training-set size of {n:,}; the data set has "
+                                 f"{len(full_tr):,}")
+            e = size_epochs(n, st, p["batch_size"])
+            if pct * _steps(n, p["batch_size"], e) <= 1:
+                raise ValueError(f"size {n}: {st} steps are too few for a one-cycle schedule")
     # Last: where rows go.  A writable (or creatable) folder, and every row already there usable.
     check_runs_root()
     store = Store(profile, experiment)
     store.check()
     Store(profile, "units").check()
-    return Config(experiment, profile, p, dev, tr, te, store, progress, overrides=dict(overrides))
+    return Config(experiment, profile, p, dev, tr, te, store, progress, overrides=dict(overrides), full_train=full_tr)
 
 
 def run(cfg: Config, train: bool = True):
@@ -292,7 +333,8 @@ def run(cfg: Config, train: bool = True):
     t0 = time.perf_counter()
     if train:
         {"gap_sweep": _gap_sweep, "frozen_last_layer": _frozen_last_layer, "architectures": _architectures,
-         "boosting": _boosting, "training_length": _training_length}[cfg.experiment](cfg)
+         "boosting": _boosting, "training_length": _training_length,
+         "data_size": _data_size}[cfg.experiment](cfg)
     rows = [r for r in cfg.store.rows() if r.get("profile") == cfg.profile]
     df = pd.json_normalize(rows, sep="_")
     df.attrs["run_wall_time_s"] = time.perf_counter() - t0
@@ -323,13 +365,13 @@ def _gap_spec(gap) -> tuple[float | torch.Tensor, float | dict]:
 
 
 def unit_config(cfg: Config, *, seed: int, gap_desc, arch: str, width: int, build_kw=None, train_kw=None,
-                epochs: int | None = None) -> dict:
+                epochs: int | None = None, n_train: int | None = None, subset_seed: int = 0) -> dict:
     """The complete training configuration of one network (what its key hashes)."""
     p = cfg.p
     head = dict(head="freeze_last", scale=10.0)
     head.update(build_kw or {})
-    return dict(dataset=p["dataset"], split=p["split"], n_train=len(cfg.train_set), n_test=len(cfg.test_set),
-                subset_seed=0, arch=arch, width=int(width), head=head, recipe=p["recipe"],
+    return dict(dataset=p["dataset"], split=p["split"], n_train=int(n_train or len(cfg.train_set)),
+                n_test=len(cfg.test_set), subset_seed=int(subset_seed), arch=arch, width=int(width), head=head, recipe=p["recipe"],
                 recipe_version=RECIPES[p["recipe"]].get("version", 1), epochs=int(epochs or p["epochs"]),
                 batch_size=int(p["batch_size"]), train_kw=dict(sorted((train_kw or {}).items())),
                 precision=_precision(cfg), seed=int(seed), gap=gap_desc)
@@ -353,7 +395,8 @@ class UnitSpec:
 
 
 def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-               epochs=None, min_width_n: int | None = None, need_outputs: bool = False) -> tuple[dict, dict | None]:
+               epochs=None, min_width_n: int | None = None, need_outputs: bool = False, n_train: int | None = None,
+               subset_seed: int = 0) -> tuple[dict, dict | None]:
     """The row of one network (trained unless its unit exists) and, if ``need_outputs``, its
     outputs (test logits, train margins, weights) from the unit cache.
 
@@ -367,7 +410,7 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
     arch, width = arch or p["arch"], width or p["width"]
     g, gdesc = _gap_spec(gap)
     ucfg = unit_config(cfg, seed=seed, gap_desc=gdesc, arch=arch, width=width, build_kw=build_kw,
-                       train_kw=train_kw, epochs=epochs)
+                       train_kw=train_kw, epochs=epochs, n_train=n_train, subset_seed=subset_seed)
     key = unit_key(ucfg)
     row = cfg.units.get(key)
     wants_width = bool(min_width_n) and (row is None or row.get("min_width") is None)
@@ -394,8 +437,9 @@ def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_
     if wants_width:  # asked for by a later experiment: from the cached weights, no retraining
         model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **ucfg["head"])
         model.load_state_dict(out["state"])
-        n = min(min_width_n, len(cfg.train_set))
-        row = dict(row, min_width=min_width(model, cfg.train_set, n=n, device=cfg.device), min_width_n=n)
+        tr = cfg.train_for(ucfg)
+        n = min(min_width_n, len(tr))
+        row = dict(row, min_width=min_width(model, tr, n=n, device=cfg.device), min_width_n=n)
         cfg.units.put(key, {k: v for k, v in row.items() if k not in ("key", "finished_at")})
         row = cfg.units.get(key)
     return row, out
@@ -416,15 +460,16 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
     """Train the unit ``spec`` on ``cfg``'s data and device; return its row and outputs (nothing is written)."""
     import socket
     p, ucfg, seed = cfg.p, spec.config, spec.config["seed"]
+    train_set = cfg.train_for(ucfg)
     torch.manual_seed(seed)  # the model's init (head first: see dboost.models)
-    model = build(ucfg["arch"], num_classes=cfg.train_set.num_classes, width=ucfg["width"], **ucfg["head"])
-    rec = train(model, cfg.train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
+    model = build(ucfg["arch"], num_classes=cfg.test_set.num_classes, width=ucfg["width"], **ucfg["head"])
+    rec = train(model, train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
                 gaps=spec.gaps, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
                 compile=p["compile"], **spec.train_kw)
     t_eval = time.perf_counter()
-    tr_logits = predict_logits(model, cfg.train_set, device=cfg.device)
+    tr_logits = predict_logits(model, train_set, device=cfg.device)
     te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
-    m = margins(tr_logits, cfg.train_set.y)
+    m = margins(tr_logits, train_set.y)
     hp = RECIPES[p["recipe"]]
     e = environment(cfg.device)
     g = spec.gaps
@@ -432,24 +477,27 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
                trained_on=f"{e['hardware']} ({e['device']}), torch {e['torch']}, commit {e['git_commit']}",
                state={k: v.detach().cpu() for k, v in model.state_dict().items()})
     row = dict(unit=spec.key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
-               n_train=len(cfg.train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
+               n_train=len(train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
                recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
                precision=rec["precision"], compile=rec["compile"], seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
                gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
                gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
                train_kw=spec.train_kw,
-               train_acc=float((tr_logits.argmax(1) == cfg.train_set.y).double().mean()),
+               train_acc=float((tr_logits.argmax(1) == train_set.y).double().mean()),
                train_margin=margin_summary(m), train_mean_margin=float(m.double().mean()),
                logged_mean_margin=logged_style_mean_margin(
-                   model, cfg.train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"], flip=hp["flip"],
+                   model, train_set, batch_size=p["batch_size"], crop_pad=hp["crop_pad"], flip=hp["flip"],
                    pad_mode=hp.get("pad_mode", "zeros"), rotate_deg=hp.get("rotate_deg", 0.0), seed=seed,
                    device=cfg.device),
-               test=evaluate_scores(te_logits, cfg.test_set.y), train_loss_last=rec["losses"][-1],
+               test=evaluate_scores(te_logits, cfg.test_set.y),
+               # from the float16 logits that are committed, so a recomputation from runs/ gives the same
+               test_cal=calibration.cross_fit(te_logits.half().double().numpy(), cfg.test_set.y.numpy()),
+               train_loss_last=rec["losses"][-1],
                train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"], steps=rec["steps"],
                env=e, executor=cfg.executor, worker_host=socket.gethostname())
     if spec.min_width_n:
-        n = min(spec.min_width_n, len(cfg.train_set))
-        row.update(min_width=min_width(model, cfg.train_set, n=n, device=cfg.device), min_width_n=n)
+        n = min(spec.min_width_n, len(train_set))
+        row.update(min_width=min_width(model, train_set, n=n, device=cfg.device), min_width_n=n)
     row["eval_wall_time_s"] = time.perf_counter() - t_eval
     return row, out
 
@@ -457,14 +505,15 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
 # ----------------------------------------------------------------------------- one model
 
 def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-            min_width_n: int | None = None, epochs: int | None = None, extra=None) -> dict | None:
+            min_width_n: int | None = None, epochs: int | None = None, extra=None, n_train: int | None = None,
+            subset_seed: int = 0) -> dict | None:
     """The row ``key`` of this experiment: its unit's row (trained if new) plus the experiment's labels.
     None when the unit is only collected (``cfg.collect``), not trained."""
     row = cfg.store.get(key)
     if row is not None:
         return row
     unit, _ = train_unit(cfg, seed=seed, gap=gap, arch=arch, width=width, build_kw=build_kw, train_kw=train_kw,
-                         epochs=epochs, min_width_n=min_width_n)
+                         epochs=epochs, min_width_n=min_width_n, n_train=n_train, subset_seed=subset_seed)
     if unit is None:
         return None
     row = {k: v for k, v in unit.items() if k not in ("key", "finished_at", "config")}
@@ -473,12 +522,14 @@ def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None,
     return row
 
 
-def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, **kw) -> tuple[dict, dict]:
-    """The paired comparison: gap 0, then gap = the train mean margin m0 of that gap-0 model."""
+def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, base_only: bool = False,
+              **kw) -> tuple[dict, dict]:
+    """The paired comparison: gap 0, then gap = the train mean margin m0 of that gap-0 model
+    (``base_only``: the gap-0 row alone)."""
     labels = dict(labels or {}, variant=prefix)
     base = fit_one(cfg, f"{prefix}_seed{seed}_gap0", seed=seed, gap=0.0, extra=dict(labels, gap_label="0"), **kw)
-    if base is None:  # collecting: the gap-m0 unit's gap is not known before the gap-0 unit is trained
-        return None, None
+    if base is None or base_only:  # collecting: the gap-m0 unit's gap is not known before the gap-0 unit is trained
+        return base, None
     m0 = base["train_mean_margin"]
     disc = fit_one(cfg, f"{prefix}_seed{seed}_gapm0", seed=seed, gap=max(m0, 0.0),
                    extra=dict(labels, gap_label="m0", m0=m0), **kw)
@@ -578,6 +629,72 @@ def _architectures(cfg: Config) -> None:
             _gap_pair(cfg, arch, s, arch=arch, width=p["arch_width"])
 
 
+def size_epochs(n: int, steps: int, batch_size: int) -> int:
+    """Epochs of ``n`` images in batches of ``batch_size`` that give at least ``steps`` optimiser steps."""
+    return max(1, math.ceil(steps / (n // min(batch_size, n))))
+
+
+def _check_data_size(p: dict, profile: str) -> None:
+    from .train import check_seeds
+    sizes, steps = p["sizes"], p["size_steps"]
+    if not sizes or any(isinstance(n, bool) or int(n) != n or n < 2 for n in sizes) or list(sizes) != sorted(set(sizes)):
+        raise ValueError(f"sizes must be increasing ints >= 2 (training-set sizes); got {sizes!r}")
+    if not steps or len(steps) != len(sizes) or any(int(k) != k or k < 1 for k in steps):
+        raise ValueError(f"size_steps must give positive optimiser steps for each of the {len(sizes)} sizes; "
+                         f"got {steps!r}")
+    check_seeds(p["size_seeds"], "size_seeds")
+    if p["resample_seeds"]:
+        check_seeds(p["resample_seeds"], "resample_seeds")
+    labels = [h[0] for h in p["heads"]]
+    bad = [h for h in (*p["size_heads"], *p["resample_heads"]) if h not in labels]
+    if bad or not p["size_heads"]:
+        raise ValueError(f"size_heads / resample_heads {bad or '(empty)'} must be heads of profile {profile!r}; "
+                         f"heads: {', '.join(labels)}")
+    if p["resample_n"] is not None and p["resample_n"] not in sizes:
+        raise ValueError(f"resample_n {p['resample_n']!r} must be one of sizes {tuple(sizes)}")
+    if int(p["size_max_doublings"]) != p["size_max_doublings"] or not 0 <= p["size_max_doublings"] <= 6:
+        raise ValueError(f"size_max_doublings must be an int in [0, 6]; got {p['size_max_doublings']!r}")
+
+
+def _data_size(cfg: Config) -> None:
+    """Gap 0 vs gap m0 at several training-set sizes, in the interpolating regime (issue 19).
+
+    Seed s trains on the class-balanced subset drawn with seed s (nested: a seed's 1k images are
+    the first half of its 2k), so the intervals include data-sampling variance.  The length of a
+    size is chosen on the first seed: its ``size_steps`` steps, doubled (up to
+    ``size_max_doublings`` times) until that seed's gap-0 net reaches ``size_fit`` train accuracy;
+    the other seeds train that long (their own train accuracy is in their rows).  Sizes run in
+    the order given (smallest first), so a partial run already draws the figure.  At
+    ``resample_n`` the seeds are ``resample_seeds`` and ``resample_heads`` are added: claim 1 and
+    claim 3 with resampled subsets, beside the fixed-subset rows of the other experiments.
+    """
+    p = cfg.p
+    heads = {h[0]: h for h in p["heads"]}
+
+    def pair(n, label, s, ep, base_only=False):
+        _, bkw, tkw = heads[label]
+        steps = _steps(n, p["batch_size"], ep)
+        return _gap_pair(cfg, f"size{n}_{_slug(label)}_ep{ep}", s, base_only=base_only, build_kw=bkw, train_kw=tkw,
+                         epochs=ep, n_train=n, subset_seed=s,
+                         labels=dict(head_label=label, size=int(n), subset_seed=int(s), size_epochs=int(ep),
+                                     size_steps=int(steps)))
+
+    for n, steps in zip(p["sizes"], p["size_steps"]):
+        s0, head0 = p["size_seeds"][0], p["size_heads"][0]
+        for d in range(int(p["size_max_doublings"]) + 1):  # the length probe, on the first seed
+            ep = size_epochs(n, steps * 2 ** d, p["batch_size"])
+            base, _ = pair(n, head0, s0, ep, base_only=True)
+            if base is None or base["train_acc"] >= p["size_fit"]:
+                break
+        if base is None:
+            continue  # collecting: the length depends on the probe unit still to train
+        seeds = sorted(set(p["size_seeds"]) | (set(p["resample_seeds"]) if n == p["resample_n"] else set()))
+        labels = list(dict.fromkeys([*p["size_heads"], *(p["resample_heads"] if n == p["resample_n"] else ())]))
+        for s in seeds:
+            for label in labels:
+                pair(n, label, s, ep)
+
+
 def member_seed(seed: int, t: int) -> int:
     """Seed of boosting member t (0-based) of run ``seed``: the first member is the run's gap-0
     (or gap-c) network itself, seeded like every other experiment's network of that seed; later
@@ -622,7 +739,9 @@ def _boosting(cfg: Config) -> None:
                 unit, out = train_unit(cfg, seed=member_seed(s, t), gap=member_gap(rule, gaps, t, **params),
                                        need_outputs=True)
                 if unit is not None:
-                    trained.append((unit, out))
+                    # ensemble metrics from the float16 test logits that are committed: a chain resumed
+                    # from runs/ (no cache), an uninterrupted one and a recomputation all agree exactly
+                    trained.append((unit, dict(out, test_logits=out["test_logits"].half().float())))
                 return None if out is None else out["train_margins"]
 
             for t, gaps, m in chain(rule, p["members"], len(cfg.train_set), train_member, **params):
@@ -642,6 +761,8 @@ def _boosting(cfg: Config) -> None:
                                  member_trained_on=out.get("trained_on", "unknown"),
                                  executor=unit.get("executor", "local"),
                                  test=evaluate_member_logits(torch.stack([o["test_logits"] for _, o in trained]), y_te),
+                                 test_cal=calibration.cross_fit(calibration.ensemble_scores(np.stack(
+                                     [o["test_logits"].double().numpy() for _, o in trained])), y_te.numpy()),
                                  arch=p["arch"], width=p["width"]))
 
 

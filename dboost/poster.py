@@ -5,6 +5,9 @@ read by eye, so treat them as +-0.2 accuracy points and +-0.0003 ROC-AUC.  The b
 beside our measured curves and labels them as the poster's.
 """
 SOURCE = "poster / thesis figures read by eye (replication-spec.md); +-0.2 acc points, +-0.0003 AUC"
+# The reading tolerance of every value below (a figure read by eye): accuracy as a fraction, ROC-AUC.
+ACC_TOLERANCE = 0.002
+AUC_TOLERANCE = 0.0003
 
 # Gap sweep, ResNet9_freeze_last_10norm, CIFAR-10, one seed: (gap, test acc).
 GAP_SWEEP_ACC = [(0.1, 0.896), (1.8, 0.91), (14.0, 0.925), (21.0, 0.925), (32.0, 0.921), (73.0, 0.921), (250.0, 0.909)]

@@ -11,15 +11,12 @@ import numpy as np
 import pandas as pd
 
 from . import poster
+from .analysis import fmt, stats
 from .experiments import PROFILE_RANK
 from .results import Store, runs_root
 
-METRICS = {  # column -> label; the claims' metrics first
-    "test_acc": "test accuracy", "test_auc_proba": "ROC-AUC (OvR, softmax f32)",
-    "test_auc_logits": "ROC-AUC (OvR, logits)", "test_auc_log_proba": "ROC-AUC (OvR, exact probs)",
-    "test_mis_auroc": "misclassification AUROC", "test_nll": "NLL", "test_ece": "ECE",
-}
-HIGHER_IS_BETTER = {"test_nll": False, "test_ece": False, "test_brier": False}
+METRICS = fmt.METRIC_NAMES  # column -> label; the claims' metrics first
+HIGHER_IS_BETTER = {m: False for m in fmt.LOWER_IS_BETTER}
 # What the tables call the rows' columns (the glossary page defines each).
 COLUMN_NAMES = {
     "gap_label": "gap", "gap": "g (logits)", "gap_mult": "g / m0", "train_acc": "train acc",
@@ -28,9 +25,10 @@ COLUMN_NAMES = {
     "head_label": "head", "arch": "architecture", "variant": "", "rule": "rule", "members": "members",
     **METRICS,
 }
-PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). A verdict needs ≥ 3 paired "
-           "seeds: *supported* when every seed improves, *not supported* when the mean difference goes the wrong "
-           "way (or is 0), *inconclusive* otherwise. It is a sign rule over seeds, not a significance test.")
+PM_NOTE = ("± is the sample standard deviation over seeds (n − 1 in the denominator). Verdicts follow the "
+           "verdict rule (glossary, *The verdict rule*): a paired t interval of the difference over seeds, Holm-adjusted "
+           "across each profile's family of comparisons in the summary (unadjusted 95 % in a page's own tables); "
+           "*supported* / *contradicted* when it excludes 0 on the claimed / the other side, else *inconclusive*.")
 
 
 # ----------------------------------------------------------------------------- loading
@@ -93,20 +91,16 @@ def pm(values, digits: int = 4) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
-def verdict(diffs, higher_is_better: bool = True, min_seeds: int = 3) -> str:
-    """supported / not supported / inconclusive, from paired differences (treatment − control).
-
-    Supported: every seed improves and there are >= min_seeds.  Not supported: the mean
-    difference goes the wrong way (or is zero) with >= min_seeds.  Otherwise inconclusive.
-    """
-    d = np.asarray(diffs, float) * (1 if higher_is_better else -1)
-    if len(d) < min_seeds:
-        return f"inconclusive (n={len(d)} seed{'s' * (len(d) != 1)})"
-    if (d > 0).all():
-        return "supported"
-    if d.mean() <= 0:
-        return "not supported"
-    return "inconclusive (seeds disagree)"
+def verdict(diffs, higher_is_better: bool = True) -> str:
+    """A page table's verdict from paired differences (treatment − control): the glossary's rule
+    with an *unadjusted* 95 % paired-t interval (one comparison read alone; the summary's verdicts
+    adjust across each profile's family with Holm).  n < 2: inconclusive (n too small)."""
+    d = np.asarray(diffs, float)
+    r = stats.paired_test(d, np.zeros_like(d))
+    if r["n"] < 2:
+        return "inconclusive (n too small)"
+    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
+    return stats.decide(lo, hi, 1 if higher_is_better else -1)
 
 
 def paired(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
@@ -217,78 +211,87 @@ def _sns():
 
 def _overlaps(ref, ours, pad: float) -> bool:
     """Whether the poster's values ``ref`` come within ``pad`` of the range of ``ours``.  If so they
-    share our axis; if not (another regime) they get one of their own, so neither is squashed."""
+    share our axis; if not (another regime) they get a panel of their own, so neither is squashed."""
     return min(ref) <= float(np.max(ours)) + pad and max(ref) >= float(np.min(ours)) - pad
 
 
-def _own_axis(ax, label: str, **text_kw):
-    """A right-hand axis for the poster's values beside ours (see :func:`_overlaps`)."""
-    t = ax.twinx()
-    t.grid(False)
-    t.set_ylabel(label, **text_kw)
-    return t
+def _mean_ci(values) -> tuple[float, float, float]:
+    """Mean and unadjusted 95 % t interval over seeds (no interval for one seed)."""
+    v = np.asarray(values, float)
+    r = stats.paired_test(v, np.zeros_like(v))
+    if r["n"] < 2:
+        return r["mean"], np.nan, np.nan
+    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
+    return r["mean"], lo, hi
+
+
+def _band(ax, x, s, color, label, marker="o-"):
+    """Mean line with its 95 % interval as error bars (seeds as faint dots are drawn by the caller)."""
+    ax.errorbar(x, s["mean"], yerr=[s["mean"] - s["lo"].fillna(s["mean"]), s["hi"].fillna(s["mean"]) - s["mean"]],
+                fmt=marker, color=color, capsize=3, label=label)
+
+
+def _by_multiple(d: pd.DataFrame, col: str) -> pd.DataFrame:
+    rows_ = [(k, *_mean_ci(g[col].dropna()), g[col].notna().sum()) for k, g in d.groupby("mult")]
+    return pd.DataFrame(rows_, columns=["mult", "mean", "lo", "hi", "n"])
 
 
 def plot_gap_sweep(df: pd.DataFrame):
-    """Accuracy (relative and absolute gap), ROC-AUC and mean margins against the gap, with the poster's points.
+    """The sweep on every seed, on one axis per quantity.
 
-    Top left: gap / m0, the scale the poster's rule (g ≈ m0) speaks in; top right: the absolute
-    gap, where the poster's points sit where they were measured -- the two can disagree when our
-    m0 is far from the poster's.
-    """
+    Top: the gain over the same source's gap-0 net, in points -- ours (mean and 95 % interval over
+    the paired seeds, dots: seeds) and the poster's (its sweep minus its g = 0.1 point) -- for test
+    accuracy and ROC-AUC, against the gap in multiples of m0 (log axis; gap 0 is the zero line).
+    Bottom: train accuracy and mean margins, with gap 0 in a narrow panel of its own at the left
+    (a log axis has no place for 0)."""
     import matplotlib.pyplot as plt
     _sns()
     d = df.copy()
-    d["gap_rel"] = d["gap"] / d["m0"].fillna(d["train_mean_margin"])
-    d = d.sort_values("gap_rel")
-    x = np.maximum(d["gap_rel"], 1e-3)
-    m0 = float(d["m0"].dropna().iloc[0]) if d["m0"].notna().any() else float("nan")
-    fig, axs = plt.subplots(2, 2, figsize=(13, 8.6))
-    ax = axs.ravel()
+    d["mult"] = gap_mult(d)
+    base = d[d["gap_label"] == "0"].set_index("seed")
+    for col in ("test_acc", "test_auc_proba"):
+        d[f"gain_{col}"] = 100 * (d[col] - d["seed"].map(base[col]))
+    fig, ax = plt.subplot_mosaic([["acc", "acc", "auc", "auc"], ["tr0", "tr", "mg0", "mg"]], figsize=(13, 8.4),
+                                 gridspec_kw=dict(width_ratios=[1, 6, 1, 6]))
+    pos = d[d["mult"] > 0]
     pg, pa = zip(*poster.GAP_SWEEP_ACC)
-    own = not _overlaps(pa, d["test_acc"], 0.02)  # the poster's test accuracy against ours
-
-    def ref(a):
-        return _own_axis(a, "poster test accuracy (triangles, this axis)", fontsize=9) if own else a
-    ax[0].plot(x, d["test_acc"], "o-", label="ours (test)")
-    ax[0].plot(x, d["train_acc"], "s--", alpha=0.6, label="ours (train)")
-    r0 = ref(ax[0])
-    r0.plot(np.array(pg) / poster.M0, pa, "k^:", label=f"poster (test; gap / {poster.M0:g}, its m0)")
-    ax[0].set(title="accuracy vs gap / m0", ylabel="accuracy", xlabel="gap / m0 (gap 0 drawn at 1e-3)")
-    ax[0].axvline(1.0, color="tab:red", lw=1, alpha=0.5)
-    xa = np.maximum(d["gap"], 0.03)
-    ax[1].plot(xa, d["test_acc"], "o-", label="ours (test)")
-    r1 = ref(ax[1])
-    r1.plot(pg, pa, "k^:", label="poster (test)")
-    ax[1].axvline(m0, color="tab:red", lw=1, alpha=0.5, label=f"our m0 = {m0:.3g}")
-    ax[1].axvline(poster.M0, color="k", lw=1, ls="--", alpha=0.5, label=f"poster m0 ≈ {poster.M0:g}")
-    ax[1].set(title="accuracy vs absolute gap", ylabel="accuracy", xlabel="gap g (logits; gap 0 drawn at 0.03)")
-    for col, mk, lab in (("test_auc_proba", "o-", "softmax f32"), ("test_auc_logits", "s--", "logits"),
-                         ("test_auc_log_proba", "d:", "exact probs")):
-        ax[2].plot(x, d[col], mk, label=lab)
-    r2 = ax[2]
-    if not _overlaps((poster.AUC_CE, poster.AUC_DISCOUNTED), d[["test_auc_proba", "test_auc_logits"]].to_numpy(), 0.01):
-        r2 = _own_axis(ax[2], "poster ROC-AUC (lines, this axis)", fontsize=9)
-        r2.set_ylim(poster.AUC_CE - 0.0005, poster.AUC_DISCOUNTED + 0.0003)
-    r2.axhline(poster.AUC_CE, color="k", ls=":", lw=1, label="poster, CE")
-    r2.axhline(poster.AUC_DISCOUNTED, color="k", ls="--", lw=1, label="poster, discounted")
-    ax[2].set(title="macro one-vs-rest ROC-AUC vs gap / m0", ylabel="ROC-AUC", xlabel="gap / m0")
-    ax[3].plot(x, d["train_mean_margin"], "o-", label="ours, train")
-    ax[3].plot(x, d["test_mean_margin"], "s--", label="ours, test")
-    pos = d["gap"] > 0  # the margin = gap line only where there is a gap (a log axis cannot show 0)
-    ax[3].plot(x[pos], d.loc[pos, "gap"], color="grey", lw=1, label="margin = gap")
-    ax[3].set(title="mean margin vs gap / m0", ylabel="mean margin (logits)", yscale="log", xlabel="gap / m0")
-    for a in ax:
-        a.set_xscale("log")
-        a.legend(fontsize=8)
-    for a, r in ((ax[0], r0), (ax[1], r1), (ax[2], r2)):
-        if r is not a:  # one legend per panel, with the poster's entry from its own axis
-            h, lab = a.get_legend_handles_labels()
-            h2, lab2 = r.get_legend_handles_labels()
-            a.legend(h + h2, lab + lab2, fontsize=8)
-    for a in (ax[2], ax[3]):
+    for key, col, ref, lab in (("acc", "test_acc", None, "test accuracy"), ("auc", "test_auc_proba", None, "ROC-AUC")):
+        a = ax[key]
+        a.plot(pos["mult"], pos[f"gain_{col}"], ".", color="C0", alpha=0.35)
+        s = _by_multiple(pos, f"gain_{col}")
+        _band(a, s["mult"], s, "C0", f"ours: mean, 95 % interval over seeds (n = {int(s['n'].min())}–{int(s['n'].max())})")
+        a.axhline(0, color="k", lw=1)
         a.axvline(1.0, color="tab:red", lw=1, alpha=0.5)
-    fig.suptitle("red line: gap = m0, the train mean margin of our gap-0 model", fontsize=10)
+        a.set(xscale="log", xlabel="gap / m0 (each source's own m0)", ylabel=f"{lab}: gain over gap 0 (points)",
+              title=f"{lab}, gain of the gap over the same source's gap 0")
+    ax["acc"].plot(np.array(pg[1:]) / poster.M0, 100 * (np.array(pa[1:]) - pa[0]), "k^:",
+                   label=f"poster: its sweep − its g = {pg[0]:g} point (one seed; m0 ≈ {poster.M0:g})")
+    ax["auc"].plot([1.0], [100 * (poster.AUC_DISCOUNTED - poster.AUC_CE)], "k^", ms=9,
+                   label="poster: discounted − CE (its one pair)")
+    for key, col, lab in (("tr", "train_acc", "train accuracy"), ("mg", "train_mean_margin", "train mean margin")):
+        z = d[d["mult"] == 0]
+        ax[key + "0"].plot(np.zeros(len(z)), z[col], ".", color="C1", alpha=0.5)
+        s0 = _by_multiple(z, col)
+        _band(ax[key + "0"], [0.0], s0, "C1", None)
+        ax[key + "0"].set(xticks=[0], xticklabels=["gap 0"], xlim=(-0.5, 0.5), ylabel=lab, xlabel="")
+        ax[key].sharey(ax[key + "0"])
+        ax[key].tick_params(labelleft=False)
+        ax[key].plot(pos["mult"], pos[col], ".", color="C1", alpha=0.35)
+        s = _by_multiple(pos, col)
+        _band(ax[key], s["mult"], s, "C1", "ours: mean, 95 % interval over seeds")
+        ax[key].axvline(1.0, color="tab:red", lw=1, alpha=0.5)
+        ax[key].set(xscale="log", xlabel="gap / m0", title=f"{lab} vs gap (gap 0: left, apart)")
+    ax["mg"].plot(s["mult"], s["mult"] * float(base["train_mean_margin"].mean()), color="grey", lw=1,
+                  label="margin = gap (at the mean m0)")
+    for k in ("mg0", "mg"):
+        ax[k].set_yscale("log")
+    ticks = sorted(set(pos["mult"]))
+    for k in ("acc", "auc", "tr", "mg"):  # the grid's multiples as plain numbers, not 3×10⁻¹
+        ax[k].set_xticks(ticks, [f"{t:g}" for t in ticks])
+        ax[k].minorticks_off()
+    for k in ("acc", "auc", "tr", "mg"):
+        ax[k].legend(fontsize=8)
+    fig.suptitle("red line: gap = m0, the train mean margin of each seed's gap-0 net", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -343,27 +346,37 @@ def figure(fig, number: int, text: str, df: pd.DataFrame) -> None:
 
 
 def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
+    """Each rule's gain over the plain ensemble (rule ``zero``) of the same size, in points, for test
+    accuracy and ROC-AUC: ours (mean and 95 % interval over the paired seeds) and the poster's table
+    (its rule − its plain ensemble) on the same axis -- gains, so the two regimes compare."""
     import matplotlib.pyplot as plt
     _sns()
-    fig, ax = plt.subplots(1, 2, figsize=(13, 4.2))
-    drawn = with_poster and bool(set(df["rule"]) & set(poster.BOOSTING))  # the poster has some of our rules
+    fig, ax = plt.subplots(1, 2, figsize=(13, 4.4))
+    plain = df[df["rule"] == "zero"].set_index(["seed", "members"])
+    kmax = df["members"].max()
+    rules = [r for r in dict.fromkeys(df["rule"]) if r != "zero"]
     for i, (col, lab) in enumerate((("test_acc", "test accuracy"), ("test_auc_proba", "ROC-AUC (OvR, softmax)"))):
-        ref = [v[i] for r in poster.BOOSTING.values() for k, v in r.items() if k <= df["members"].max()]
-        rax = ax[i] if not drawn or _overlaps(ref, df[col], 0.02) else \
-            _own_axis(ax[i], f"{lab}, poster (triangles, this axis)")
-        for j, (rule, g) in enumerate(df.groupby("rule", sort=False)):
-            s = g.groupby("members")[col].agg(["mean", "std"]).reset_index()
-            ax[i].plot(s["members"], s["mean"], "o-", label=rule, color=f"C{j}")
-            if g["seed"].nunique() > 1:
-                ax[i].fill_between(s["members"], s["mean"] - s["std"], s["mean"] + s["std"], color=f"C{j}", alpha=0.15)
-            if with_poster and rule in poster.BOOSTING:  # the poster's sizes up to ours (15 is off our axis)
-                pts = [(k, v) for k, v in sorted(poster.BOOSTING[rule].items()) if k <= df["members"].max()]
-                rax.plot([k for k, _ in pts], [v[i] for _, v in pts], "^:", color=f"C{j}", alpha=0.6)
-        ax[i].set_xlim(0.5, df["members"].max() + 0.5)  # our sizes; poster points beyond are clipped
-        ax[i].set(xlabel="members", ylabel=lab + " (ours: lines)", title=f"{lab} of the ensemble vs size")
-    handles, labels = ax[0].get_legend_handles_labels()  # one legend for both panels, below them: off the data
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.07, 1, 1))
+        for j, rule in enumerate(rules):
+            g = df[df["rule"] == rule].set_index(["seed", "members"])
+            gain = (100 * (g[col] - plain[col].reindex(g.index))).dropna().reset_index()
+            if gain.empty:
+                continue
+            s = pd.DataFrame([(k, *_mean_ci(x[col])) for k, x in gain.groupby("members")],
+                             columns=["members", "mean", "lo", "hi"])
+            _band(ax[i], s["members"] + 0.06 * (j - len(rules) / 2), s, f"C{j}", fmt.RULE_NAMES.get(rule, rule))
+            if with_poster and rule in poster.BOOSTING:
+                pts = [k for k in sorted(poster.BOOSTING[rule]) if k <= kmax]
+                ax[i].plot(pts, [100 * (poster.BOOSTING[rule][k][i] - poster.BOOSTING["zero"][k][i]) for k in pts],
+                           "^:", color=f"C{j}", alpha=0.6)
+        ax[i].axhline(0, color="k", lw=1)
+        ax[i].set_xlim(0.5, kmax + 0.5)
+        ax[i].set(xlabel="members", ylabel=f"{lab}: gain over the plain ensemble (points)",
+                  title=f"{lab}: rule − plain ensemble of the same size")
+    handles, labels = ax[0].get_legend_handles_labels()
+    handles.append(plt.Line2D([], [], ls=":", marker="^", color="grey", label="poster's table (rule − its plain ensemble)"))
+    labels.append("poster's table (rule − its plain ensemble)")
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

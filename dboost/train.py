@@ -24,7 +24,7 @@ import torch
 import torch.nn as nn
 
 from .data import CIFAR10_MEAN, CIFAR10_STD, Split
-from .loss import _as_gap, _check_logits_target, _discounted_ce
+from .loss import check_inputs, discounted_cross_entropy
 
 # Every hyper-parameter of a recipe lives here; `train(..., **overrides)` may replace any of them.
 RECIPES = {
@@ -331,8 +331,7 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
         raise ValueError(f"precision must be 'bf16', 'fp32' or None (bf16 on CUDA, fp32 on CPU); got {precision!r}")
     # Validate labels and gaps once, here, so the hot loop has no device->host syncs.
     probe = torch.zeros(n, train_set.num_classes)
-    _check_logits_target(probe, train_set.y)
-    g = _as_gap(0.0 if gaps is None else gaps, probe)
+    g = check_inputs(probe, train_set.y, 0.0 if gaps is None else gaps)
     if isinstance(g, torch.Tensor) and g.dim() != 1:
         raise ValueError("train() takes a scalar or per-sample (N,) gap; (N, C) gap matrices go to the loss directly")
 
@@ -389,7 +388,7 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
                 torch.compiler.cudagraph_mark_step_begin()
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = fwd(xb)
-            loss = _discounted_ce(logits, yb, gb, "mean", hp["label_smoothing"])
+            loss = discounted_cross_entropy(logits, yb, gb, "mean", hp["label_smoothing"], check=False)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -191,9 +191,13 @@ def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, 
     assert n1 == len(stored)
     partial = _rows(tmp_path / "proc")
     assert len(partial) < len(local) and all(local[k] == v for k, v in partial.items())
+    # the progress bar's total: a stand-in plan of what is left, the stored units counting as trained
+    rest = executors._stand_in_plan(_cfgs(only), "smoke", remaining=True)
+    assert len(rest) + len(stored) == len(executors.plan("smoke", only, **SMALL))
+    assert not stored & {u["key"] for u in rest}
     # the rerun trains only the rest and ends with the rows of an uninterrupted run
-    n2 = executors.run_processes(_cfgs(only), workers=2, threads=1)
-    assert n2 > 0 and n1 + n2 == len(list((tmp_path / "proc/smoke/units/rows").glob("*.json")))
+    n2 = executors.run_processes(_cfgs(only), workers=2, threads=1, progress=True)
+    assert n2 == len(rest) > 0 and n1 + n2 == len(list((tmp_path / "proc/smoke/units/rows").glob("*.json")))
     assert _rows(tmp_path / "proc") == local
 
 

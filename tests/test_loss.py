@@ -10,7 +10,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dboost.loss import DiscountedCrossEntropy, discounted_cross_entropy, margins
+from dboost.loss import DiscountedCrossEntropy, check_inputs, discounted_cross_entropy, margins
 
 
 # ----------------------------------------------------------------------------- references
@@ -256,9 +256,85 @@ def test_module_stored_gap_and_per_call_override():
     torch.testing.assert_close(mod(logits, target), ref_loss(logits, target, 2.0).float())
     mod_sum = DiscountedCrossEntropy(gap=gv, reduction="none")
     torch.testing.assert_close(mod_sum(logits, target), ref_loss(logits, target, gv, "none").float())
-    assert "reduction='none'" in repr(mod_sum) and "gap=2.0" in repr(mod)
+    assert "reduction='none'" in repr(mod_sum) and "gap=2.0" in repr(mod) and "check=True" in repr(mod)
     with pytest.raises(ValueError):
         DiscountedCrossEntropy(reduction="avg")
+
+
+# ----------------------------------------------------------------------------- label smoothing, check=False
+
+def shifted(logits, target, gap):
+    """The independent reference's input: the true-class logit minus the gap, in float64."""
+    z = logits.double().clone()
+    g = gap.double() if isinstance(gap, torch.Tensor) else torch.full((len(target),), float(gap), dtype=torch.float64)
+    z[torch.arange(len(target)), target] -= g
+    return z
+
+
+@pytest.mark.parametrize("kind", ["float", "vector"])
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("eps", [0.0, 0.1, 0.5])
+@pytest.mark.parametrize("check", [True, False])
+def test_label_smoothing_is_cross_entropy_of_the_shifted_logits(kind, reduction, eps, check):
+    logits, target = make(n=9, c=6, seed=4)
+    gap = make_gap(kind, 9, 6)
+    want = F.cross_entropy(shifted(logits, target, gap), target, reduction=reduction, label_smoothing=eps)
+    got = discounted_cross_entropy(logits, target, gap, reduction, label_smoothing=eps, check=check)
+    torch.testing.assert_close(got.double(), want, rtol=1e-5, atol=1e-6)
+    mod = DiscountedCrossEntropy(gap, reduction, label_smoothing=eps, check=check)
+    torch.testing.assert_close(mod(logits, target).double(), want, rtol=1e-5, atol=1e-6)
+
+
+def test_label_smoothing_by_hand():
+    """eps spreads eps/C of the target over every class: loss = (1 - eps) CE + eps * mean_j(-log p_j)."""
+    logits, target = make(n=5, c=4, seed=8)
+    z = shifted(logits, target, 1.5)
+    logp = torch.log_softmax(z, 1)
+    want = ((1 - 0.2) * -logp[torch.arange(5), target] + 0.2 * -logp.mean(1)).mean()
+    torch.testing.assert_close(discounted_cross_entropy(logits, target, 1.5, label_smoothing=0.2).double(), want,
+                               rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("eps", [-0.1, 1.5, float("nan"), "0.1", True])
+def test_bad_label_smoothing(eps):
+    logits, target = make()
+    with pytest.raises(ValueError, match="label_smoothing"):
+        discounted_cross_entropy(logits, target, label_smoothing=eps)
+    with pytest.raises(ValueError, match="label_smoothing"):
+        DiscountedCrossEntropy(label_smoothing=eps)
+
+
+def test_unchecked_path_skips_validation_and_gradients_match():
+    logits, target = make(n=8, c=5, seed=2)
+    gap = make_gap("vector", 8, 5)
+    a = logits.clone().requires_grad_()
+    b = logits.clone().requires_grad_()
+    discounted_cross_entropy(a, target, gap).backward()
+    discounted_cross_entropy(b, target, gap, check=False).backward()
+    torch.testing.assert_close(a.grad, b.grad)
+    bad = logits.clone()
+    bad[0, 0] = float("nan")
+    with pytest.raises(ValueError):
+        discounted_cross_entropy(bad, target)
+    assert torch.isnan(discounted_cross_entropy(bad, target, check=False))  # no check, no error: documented
+
+
+def test_check_inputs_prepares_the_gap_once():
+    logits, target = make(n=6, c=3)
+    assert check_inputs(torch.zeros(6, 3), target % 3, 2) == 2.0
+    g = check_inputs(torch.zeros(6, 3), target % 3, torch.arange(6))
+    assert g.dtype == torch.float32 and g.shape == (6,)
+    with pytest.raises(ValueError, match="labels"):
+        check_inputs(torch.zeros(6, 3), target % 3 + 3)
+
+
+def test_deprecated_private_kernel_warns_and_still_works():
+    import dboost.loss
+    logits, target = make()
+    with pytest.warns(DeprecationWarning, match="check=False"):
+        old = dboost.loss._discounted_ce
+    torch.testing.assert_close(old(logits, target, 1.0, "mean", 0.1),
+                               discounted_cross_entropy(logits, target, 1.0, label_smoothing=0.1))
 
 
 # ----------------------------------------------------------------------------- margins

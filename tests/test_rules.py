@@ -1,7 +1,9 @@
-"""Tests of dboost.rules.next_gaps: the boosting gap rules (spec, thesis Table 1)."""
+"""Tests of dboost.rules: the boosting gap rules (spec, thesis Table 1) and the rule registry."""
 import pytest
 import torch
 
+import dboost
+from dboost import rules
 from dboost.rules import RULES, next_gaps
 
 M1 = torch.tensor([1.0, 3.0, 5.0, 7.0])          # mean 4
@@ -258,3 +260,77 @@ def test_code_variants_leave_spec_rules_alone():
     want = 10 + torch.tensor([3 - 8 + 0.5, 1 + 2 + 0.75, -1 + 0 + 1.75, -3 + 6 - 3]) / 3
     torch.testing.assert_close(got, want.float())
     torch.testing.assert_close(next_gaps("mean_margin", [M1, M2, M3]), torch.full((4,), 1.0))
+
+
+# ----------------------------------------------------------------------------- the registry
+
+@pytest.fixture
+def shrink_rule():
+    """A custom rule: g_i = k + s * (mean(M_T) - M_T,i), first member k (a shrunken constant_by_last)."""
+    rules.register("shrunk_reverse", lambda ms, k, s: k + s * (ms[-1].mean() - ms[-1]), params=("k", "s"), first="k",
+                   description="k + s (mean(m) - m_i)")
+    yield "shrunk_reverse"
+    rules.unregister("shrunk_reverse")
+
+
+def test_registered_rule_through_next_gaps(shrink_rule):
+    assert next_gaps(shrink_rule, [], n=3, k=5.0, s=0.5).tolist() == [5.0, 5.0, 5.0]
+    got = next_gaps(shrink_rule, [M1, M2], k=5.0, s=0.5)       # last member: M2, mean 2
+    assert got.tolist() == [5.0 + 0.5 * (2 - v) for v in [10.0, 0.0, 2.0, -4.0]]
+    assert got.dtype == M2.dtype
+    with pytest.raises(ValueError, match="needs the constant s"):
+        next_gaps(shrink_rule, [M1], k=5.0)
+    with pytest.raises(ValueError, match="takes no parameter"):
+        next_gaps(shrink_rule, [M1], k=5.0, s=0.5, c=1.0)
+
+
+def test_registered_rule_through_chain(shrink_rule):
+    """Algorithm 1 with the custom rule: member t's gaps come from member t-1's margins."""
+    margins_of = [M1, M2, M3]
+    seen = []
+
+    def train_member(t, gaps):
+        seen.append(gaps)
+        return margins_of[t]
+
+    out = list(dboost.chain(shrink_rule, 3, 4, train_member, k=1.0, s=2.0))
+    assert [t for t, _, _ in out] == [0, 1, 2]
+    assert seen[0].tolist() == [1.0] * 4
+    assert seen[1].tolist() == [1.0 + 2.0 * (4 - v) for v in M1.tolist()]
+    assert seen[2].tolist() == [1.0 + 2.0 * (2 - v) for v in M2.tolist()]
+    with pytest.raises(ValueError, match="needs the constant"):
+        next(dboost.chain(shrink_rule, 3, 4, train_member, k=1.0))
+
+
+def test_rules_view_is_read_only_and_follows_the_registry(shrink_rule):
+    assert shrink_rule in RULES and RULES[shrink_rule] == (False, "k + s (mean(m) - m_i)")
+    assert RULES["constant"][0] is True and len(RULES) == len(ALL_RULES) + 1
+    with pytest.raises(TypeError):
+        RULES["x"] = (False, "")  # type: ignore[index]
+    assert rules.get("constant").params == ("c",) and rules.names()[:len(ALL_RULES)] == tuple(ALL_RULES)
+
+
+def test_register_refuses_bad_or_duplicate_rules(shrink_rule):
+    with pytest.raises(ValueError, match="already registered"):
+        rules.register(shrink_rule, lambda ms: ms[-1])
+    with pytest.raises(ValueError, match="built-in"):
+        rules.unregister("zero")
+    with pytest.raises(ValueError, match="'n'"):
+        rules.register("uses_n", lambda ms, n: ms[-1], params=("n",))
+    with pytest.raises(ValueError, match="names no parameter"):
+        rules.register("bad_first", lambda ms: ms[-1], first="c")
+    assert "uses_n" not in RULES and "bad_first" not in RULES
+
+
+def test_a_rule_returning_the_wrong_shape_is_an_error():
+    rules.register("wrong_shape", lambda ms: ms[-1][:2])
+    try:
+        with pytest.raises(ValueError, match="must return a tensor of shape"):
+            next_gaps("wrong_shape", [M1])
+    finally:
+        rules.unregister("wrong_shape")
+
+
+def test_deprecated_check_rule_warns():
+    with pytest.warns(DeprecationWarning):
+        assert rules._check_rule("constant", {"c": 2}) == 2.0

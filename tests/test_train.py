@@ -171,13 +171,13 @@ def test_gaps_labels_images_stay_aligned_through_shuffled_augmented_epochs(monke
     gaps = 0.5 * torch.arange(n, dtype=torch.float32) + 3.0   # unique per sample
 
     calls = []
-    orig = dboost.train._discounted_ce
+    orig = dboost.train.discounted_cross_entropy
 
     def spy(logits, target, gb, *a, **k):
         calls.append((target.clone(), gb.clone() if isinstance(gb, torch.Tensor) else gb))
         return orig(logits, target, gb, *a, **k)
 
-    monkeypatch.setattr(dboost.train, "_discounted_ce", spy)
+    monkeypatch.setattr(dboost.train, "discounted_cross_entropy", spy)
     model = Recorder()
     train(model, split, recipe=recipe, epochs=epochs, batch_size=bs, gaps=gaps, seed=3, progress=False)
 
@@ -205,13 +205,13 @@ def test_gaps_labels_images_stay_aligned_through_shuffled_augmented_epochs(monke
 
 def test_scalar_gap_passed_as_float(monkeypatch):
     calls = []
-    orig = dboost.train._discounted_ce
+    orig = dboost.train.discounted_cross_entropy
 
     def spy(logits, target, gb, *a, **k):
         calls.append(gb)
         return orig(logits, target, gb, *a, **k)
 
-    monkeypatch.setattr(dboost.train, "_discounted_ce", spy)
+    monkeypatch.setattr(dboost.train, "discounted_cross_entropy", spy)
     tr, _ = synthetic(40, 0, seed=0)
     train(tiny_conv(), tr, recipe="fast", epochs=1, batch_size=8, gaps=2.5, progress=False)
     train(tiny_conv(), tr, recipe="fast", epochs=1, batch_size=8, gaps=torch.tensor(1.5), progress=False)
@@ -808,7 +808,7 @@ def test_ensemble_combines_member_softmaxes(syn):
     torch.testing.assert_close(lp.exp(), p.double(), rtol=1e-5, atol=1e-7)
     ml = ens.member_logits(x)
     assert ml.shape == (3, 30, 10)
-    torch.testing.assert_close(ens.predict_logits(x), ml.mean(0))
+    torch.testing.assert_close(ens.mean_logits(x), ml.mean(0))
     assert all(m.training for m in members)  # prediction restored the training flag
     with pytest.raises(ValueError):
         Ensemble([]).predict_proba(x)

@@ -1,0 +1,163 @@
+"""The data-size study read from its rows: does the gain of gap m0 shrink with training data?
+
+Torch-free (pandas, numpy, scipy).  Rows: ``runs/<profile>/data_size/rows`` (see
+``dboost.experiments._data_size``): per size, head and seed a gap-0 and a gap-m0 net on the
+seed's own class-balanced subset.  Effects are paired on seed; intervals are 95 % paired-t.  The
+trend is an ordinary least-squares line of the per-seed gains on log10(size); its value at the
+poster's 50,000 images is an **extrapolation** and is always labelled so.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .stats import paired_test, t_interval
+
+POSTER_N = 50_000
+FIT = 0.99  # "fits its training set": gap-0 train accuracy at least this (the profile's size_fit)
+
+
+def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
+    """(mean, low, high) of the paired-t interval of gains ``x`` (the verdict rule's, unadjusted);
+    (mean, nan, nan) below 2 values."""
+    x = np.asarray(x, dtype=float)
+    r = paired_test(x, np.zeros_like(x))
+    if r["n"] < 2:
+        return r["mean"], math.nan, math.nan
+    lo, hi = t_interval(r["mean"], r["se"], r["df"], 1 - level)
+    return r["mean"], lo, hi
+
+
+def pairs(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per (size, head, seed) with a gap-0 and a gap-m0 net of the same length: accuracies,
+    the gain, the gap-0 net's train accuracy and m0.  Probe rows without a gap-m0 partner drop out."""
+    if df.empty:
+        return pd.DataFrame(columns=["size", "head_label", "seed", "epochs", "acc0", "acc_m0", "gain", "train_acc0",
+                                     "m0", "nll0", "nll_m0", "nll_cal0", "nll_cal_m0"])
+    cols = ["size", "head_label", "seed", "size_epochs"]
+    base = df[df.gap_label == "0"].set_index(cols)
+    disc = df[df.gap_label == "m0"].set_index(cols)
+    idx = base.index.intersection(disc.index)
+    b, d = base.loc[idx], disc.loc[idx]
+    out = pd.DataFrame(dict(acc0=b.test_acc, acc_m0=d.test_acc, gain=d.test_acc - b.test_acc,
+                            train_acc0=b.train_acc, m0=b.train_mean_margin, nll0=b.test_nll, nll_m0=d.test_nll,
+                            nll_cal0=b.get("test_cal_nll"), nll_cal_m0=d.get("test_cal_nll")), index=idx)
+    return out.reset_index().rename(columns={"size_epochs": "epochs"}).sort_values(["head_label", "size", "seed"])
+
+
+def table(df: pd.DataFrame) -> pd.DataFrame:
+    """Per head and size: seeds, length, gap-0 train accuracy (lowest seed), gap-0 test accuracy and the
+    gain in points with its 95 % interval and paired-t p."""
+    rows = []
+    for (head, n), g in pairs(df).groupby(["head_label", "size"], sort=True):
+        m, lo, hi = _t_interval(g.gain.to_numpy() * 100)
+        p = float(stats.ttest_1samp(g.gain, 0.0).pvalue) if len(g) > 1 and g.gain.std() > 0 else math.nan
+        rows.append({"head": head, "training images": int(n), "seeds": len(g),
+                     "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n)})",
+                     "gap-0 train acc (min)": f"{100 * g.train_acc0.min():.1f} %",
+                     "gap-0 test acc": f"{100 * g.acc0.mean():.1f} %",
+                     "gain": f"{m:+.1f} pt", "95 % interval": _fmt_ci(lo, hi),
+                     "p": f"{p:.2g}" if not math.isnan(p) else "n/a"})
+    return pd.DataFrame(rows)
+
+
+def _steps_per_epoch(n: int, batch_size: int = 100) -> int:
+    return n // min(batch_size, n)
+
+
+def _fmt_ci(lo: float, hi: float) -> str:
+    return "n/a (n < 2)" if math.isnan(lo) else f"[{lo:+.1f}, {hi:+.1f}] pt"
+
+
+def trend(df: pd.DataFrame, head: str = "freeze_last x10") -> dict | None:
+    """OLS of per-seed gains (points) on log10(size): slope per tenfold data with its 95 % interval,
+    and the line's value at 50,000 images with a 95 % prediction interval (an extrapolation)."""
+    pr = pairs(df)
+    pr = pr[pr.head_label == head]
+    if pr["size"].nunique() < 3:
+        return None
+    x, y = np.log10(pr["size"].to_numpy(float)), pr.gain.to_numpy() * 100
+    fit = stats.linregress(x, y)
+    dof = len(x) - 2
+    tq = float(stats.t.ppf(0.975, dof))
+    resid = y - (fit.intercept + fit.slope * x)
+    s = math.sqrt(float(resid @ resid) / dof)
+    x0 = math.log10(POSTER_N)
+    se_pred = s * math.sqrt(1 + 1 / len(x) + (x0 - x.mean()) ** 2 / float(((x - x.mean()) ** 2).sum()))
+    at = fit.intercept + fit.slope * x0
+    return dict(head=head, n_points=len(x), sizes=sorted(int(v) for v in pr["size"].unique()),
+                slope=float(fit.slope), slope_lo=float(fit.slope - tq * fit.stderr),
+                slope_hi=float(fit.slope + tq * fit.stderr), p=float(fit.pvalue), at_poster=float(at),
+                at_poster_lo=float(at - tq * se_pred), at_poster_hi=float(at + tq * se_pred))
+
+
+def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
+    """The page's conclusion, from the rows: the gain per size, whether it shrinks, the extrapolation."""
+    pr = pairs(df)
+    if pr.empty:
+        return "No data-size rows yet."
+    fr = pr[pr.head_label == "freeze_last x10"]
+    unfit = fr[fr.train_acc0 < FIT]
+    parts = []
+    by = fr.groupby("size").gain.agg(["mean", "count"])
+    parts.append("With the frozen ×10 head the gain of gap m0 is " + ", ".join(
+        f"{100 * r['mean']:+.1f} pt at {int(n):,} images (n = {int(r['count'])})" for n, r in by.iterrows()) + ".")
+    if len(unfit):
+        parts.append(f"{len(unfit)} gap-0 net(s) stay below {100 * FIT:.0f} % train accuracy "
+                     f"(sizes {sorted(set(int(v) for v in unfit['size']))}): those sizes are not in the interpolating regime.")
+    t = trend(df)
+    if t is None:
+        parts.append("Fewer than three sizes have paired rows, so no trend is fitted yet.")
+        return " ".join(parts)
+    if not all(math.isfinite(t[k]) for k in ("slope_lo", "slope_hi", "at_poster_lo", "at_poster_hi")):
+        parts.append("The per-seed gains do not vary, so no trend with an interval can be fitted.")
+        return " ".join(parts)
+    direction = ("shrinks" if t["slope_hi"] < 0 else "grows" if t["slope_lo"] > 0 else
+                 "shows no trend we can distinguish from zero")
+    parts.append(f"Per tenfold more data the gain changes by {t['slope']:+.1f} pt (95 % interval "
+                 f"[{t['slope_lo']:+.1f}, {t['slope_hi']:+.1f}], {t['n_points']} paired seeds over sizes "
+                 f"{', '.join(f'{n:,}' for n in t['sizes'])}): the gain {direction} with data.")
+    parts.append(f"*Extrapolation, not a measurement:* the line predicts {t['at_poster']:+.1f} pt at the poster's "
+                 f"50,000 images (95 % prediction interval [{t['at_poster_lo']:+.1f}, {t['at_poster_hi']:+.1f}]), "
+                 f"where the poster reports {poster_gain_pt:+.1f} pt over its own baseline "
+                 "(width 64 and 50 epochs there, width 16 here).")
+    return " ".join(parts)
+
+
+def resampled_vs_fixed(fixed: pd.DataFrame, resampled: pd.DataFrame, size: int) -> pd.DataFrame:
+    """Claim 1 at ``size`` images: the gain over seeds that share one subset (the other experiments'
+    rows) beside seeds that draw their own subset, with interval widths -- data-sampling variance."""
+    out = []
+    for label, g in (("one fixed subset (seed 0's draw)", fixed), ("each seed its own subset", resampled)):
+        m, lo, hi = _t_interval(g.to_numpy() * 100)
+        out.append({"training subsets": label, "seeds": len(g), "gain": f"{m:+.1f} pt", "95 % interval": _fmt_ci(lo, hi),
+                    "interval width": "n/a" if math.isnan(lo) else f"{hi - lo:.1f} pt"})
+    return pd.DataFrame(out)
+
+
+def plot(df: pd.DataFrame, poster_gain_pt: float):
+    """Left: gain (points, mean ± 95 % interval) against training-set size on a log axis, the poster's
+    point at 50k on the same axis; right: gap-0 test accuracy per size."""
+    import matplotlib.pyplot as plt
+    pr = pairs(df)
+    fig, (ax, ax2) = plt.subplots(1, 2, figsize=(10, 3.8))
+    for head, g in pr.groupby("head_label"):
+        stats_ = [(n, *_t_interval(h.gain.to_numpy() * 100)) for n, h in g.groupby("size")]
+        n, m, lo, hi = map(np.array, zip(*stats_))
+        err = np.vstack([m - np.where(np.isnan(lo), m, lo), np.where(np.isnan(hi), m, hi) - m])
+        ax.errorbar(n, m, yerr=err, marker="o", capsize=3, label=f"ours: {head}")
+        ax.scatter(g["size"], g.gain * 100, s=8, alpha=0.4)
+        acc = g.groupby("size").acc0.mean()
+        ax2.plot(acc.index, acc.values * 100, marker="o", label=f"{head}, gap 0")
+    ax.scatter([POSTER_N], [poster_gain_pt], marker="*", s=160, color="black", zorder=5,
+               label="poster (its own baseline, width 64)")
+    ax.axhline(0, color="grey", lw=0.8)
+    ax.set(xscale="log", xlabel="training images (log scale)", ylabel="gain of gap m0 over gap 0 (pt)")
+    ax.legend(fontsize=8)
+    ax2.set(xscale="log", xlabel="training images (log scale)", ylabel="gap-0 test accuracy (%)")
+    ax2.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

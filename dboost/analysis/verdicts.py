@@ -1,0 +1,266 @@
+"""Every declared comparison of a profile, each claim's verdict, the headline across profiles and the
+landing page's answer -- all from the rows, by the rule of :mod:`dboost.analysis.stats`."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from . import fmt, stats
+from .claims import CLAIMS, Claim
+from .rows import profiles_with_rows, rows
+
+SMOKE_NOTE = "pipeline check only (synthetic data)"
+N_TOO_SMALL = "inconclusive (n too small)"
+
+
+def gap_multiple(label: str) -> float:
+    """A sweep row's gap in multiples of its seed's m0, from its label: '0' -> 0, 'm0' -> 1, 'm0x4' -> 4."""
+    if label == "0":
+        return 0.0
+    if label == "m0":
+        return 1.0
+    m = re.fullmatch(r"m0x([0-9.eE+-]+)", str(label))
+    if not m:
+        raise ValueError(f"not a gap label of the sweep: {label!r}")
+    return float(m.group(1))
+
+
+def _by_seed(df: pd.DataFrame, metric: str) -> pd.Series:
+    """One value per seed (a duplicate seed in one arm is a declaration error, said so)."""
+    if metric not in df:
+        return pd.Series(dtype=float)
+    d = df[["seed", metric]].dropna()
+    if d["seed"].duplicated().any():
+        raise ValueError(f"an arm holds several rows per seed (seeds {sorted(d.loc[d['seed'].duplicated(), 'seed'])})")
+    return d.set_index("seed")[metric].astype(float)
+
+
+def _gain(df: pd.DataFrame, metric: str) -> pd.Series:
+    """gap m0 − gap 0 per seed."""
+    g1, g0 = _by_seed(df[df["gap_label"] == "m0"], metric), _by_seed(df[df["gap_label"] == "0"], metric)
+    return (g1 - g0).dropna()
+
+
+def _cells(c: Claim, df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    """(cell name, its rows): the whole table, or one per value of ``cells_by`` that ``cells`` keeps."""
+    if c.cells_by is None:
+        return [("", df)]
+    if c.cells_by not in df:
+        return []
+    vals = sorted(c.treatment.select(df)[c.cells_by].dropna().unique())
+    if c.cells == "above_one":
+        vals = [v for v in vals if v > 1]
+    elif c.cells == "largest":
+        vals = vals[-1:]
+    name = {"members": "size", "length_epochs": "epochs", "arch": ""}.get(c.cells_by, c.cells_by)
+    return [(f"{name} {v}".strip() if not isinstance(v, (float, np.floating)) else f"{name} {v:g}".strip(),
+             df[df[c.cells_by] == v]) for v in vals]
+
+
+def _paired_arms(c: Claim, d: pd.DataFrame, ctrl, metric: str) -> pd.DataFrame:
+    """Columns t (treatment) and c (control) of one cell, on the seeds both arms have."""
+    if c.kind == "gain_difference":
+        t, k = _gain(c.treatment.select(d), metric), _gain(ctrl.select(d), metric)
+    else:
+        t, k = _by_seed(c.treatment.select(d), metric), _by_seed(ctrl.select(d), metric)
+    return pd.concat({"t": t, "c": k}, axis=1).dropna()
+
+
+def _control_name(c: Claim, ctrl) -> str:
+    """A cell's name where a claim has several controls: what differs from the treatment."""
+    diff = [f"{v[3:]} × m0" if str(v).startswith("m0x") else f"{v}" for k, v in ctrl.where
+            if dict(c.treatment.where).get(k) != v]
+    return "vs " + ", ".join(diff)
+
+
+def comparisons(profile: str) -> pd.DataFrame:
+    """One row per (claim, metric, cell) of ``profile``: n, mean difference (treatment − control),
+    p, Holm-adjusted p within its family, the adjusted interval [lo, hi] and the verdict."""
+    out = []
+    cache: dict[str, pd.DataFrame] = {}
+    for c in CLAIMS:
+        if c.kind == "optimum":
+            continue
+        df = cache.setdefault(c.experiment, rows(c.experiment, profile))
+        if df.empty:
+            continue
+        for role, metric in (("primary", c.metric), *(("secondary", m) for m in c.secondary)):
+            direction = c.direction * (-1 if metric in fmt.LOWER_IS_BETTER else 1)
+            for (cell, d), ctrl in ((x, ctrl) for x in _cells(c, df) for ctrl in c.control):
+                both = _paired_arms(c, d, ctrl, metric)
+                if both.empty:
+                    continue
+                name = cell if len(c.control) == 1 else ", ".join(x for x in (cell, _control_name(c, ctrl)) if x)
+                r = stats.paired_test(both["t"], both["c"])
+                out.append(dict(claim=c.id, role=role, family=c.family if role == "primary" else "secondary",
+                                metric=metric, cell=name, direction=direction, seeds=tuple(int(s) for s in both.index),
+                                treatment_mean=float(both["t"].mean()), control_mean=float(both["c"].mean()), **r))
+    t = pd.DataFrame(out)
+    if t.empty:
+        return t
+    t["p_adj"], t["gamma"], t["lo"], t["hi"], t["verdict"] = np.nan, np.nan, np.nan, np.nan, N_TOO_SMALL
+    for fam, g in t[t["n"] >= 2].groupby("family"):
+        adj = stats.holm(g["p"].to_numpy())
+        for (i, r), pa in zip(g.iterrows(), adj):
+            gamma = stats.adjusted_gamma(r["p"], pa)
+            lo, hi = stats.t_interval(r["mean"], r["se"], int(r["df"]), gamma)
+            t.loc[i, ["p_adj", "gamma", "lo", "hi"]] = pa, gamma, lo, hi
+            t.loc[i, "verdict"] = stats.decide(lo, hi, int(r["direction"]))
+    t["family_size"] = t.groupby("family")["n"].transform(lambda n: int((n >= 2).sum()))
+    if profile == "smoke":
+        t["verdict"] = SMOKE_NOTE
+    return t
+
+
+def optimum(profile: str, c: Claim | None = None) -> dict | None:
+    """Claim 2 as the poster draws it: per seed, the most accurate gap among the multiples of m0 that
+    every seed ran; their geometric mean and the 95 % t interval of log2(best / m0) over seeds (an
+    estimate, not a test: not in a Holm family) against the poster's range.  None without rows."""
+    c = c or next(x for x in CLAIMS if x.kind == "optimum")
+    df = rows(c.experiment, profile)
+    df = c.treatment.select(df) if not df.empty else df
+    if df.empty:
+        return None
+    d = df.assign(mult=df["gap_label"].map(gap_multiple))
+    acc = d.pivot_table(index="seed", columns="mult", values=c.metric, aggfunc="first")
+    common = acc.dropna(axis=1)  # the multiples every seed ran
+    best = common.idxmax(axis=1)
+    n, lo_t, hi_t = len(best), *c.target
+    edge = bool((best == common.columns.max()).any())
+    res = dict(claim=c.id, n=n, grid=[float(x) for x in common.columns], best=[float(b) for b in best],
+               seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge)
+    if n < 2 or (best <= 0).any():
+        centre = float(best.iloc[0]) if n else float("nan")
+        v = N_TOO_SMALL if n < 2 else ("contradicted" if (best <= 0).all() else "inconclusive")
+        res.update(centre=centre, lo=float("nan"), hi=float("nan"), verdict=v)
+    else:
+        r = stats.paired_test(np.log2(best.to_numpy(float)), np.zeros(n))
+        lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
+        lo, hi = 2.0 ** lo, 2.0 ** hi
+        v = "supported" if lo_t <= lo and hi <= hi_t else "contradicted" if hi < lo_t or lo > hi_t else "inconclusive"
+        if edge and v != "contradicted" and hi >= common.columns.max():
+            v = "inconclusive"  # a seed's best is the grid's top: the optimum may lie beyond it
+        res.update(centre=2.0 ** r["mean"], lo=lo, hi=hi, verdict=v)
+    if profile == "smoke":
+        res["verdict"] = SMOKE_NOTE
+    return res
+
+
+def _combine(cells: pd.DataFrame) -> dict:
+    """A claim's verdict from its cells (a claim over every size / architecture needs every cell):
+    contradicted if any cell is, supported if all are, else inconclusive; the cell shown is the
+    weakest in the claimed direction (the contradicted one where there is one)."""
+    v = set(cells["verdict"])
+    if v == {SMOKE_NOTE}:
+        verdict = SMOKE_NOTE
+    elif "contradicted" in v:
+        verdict = "contradicted"
+    elif v == {"supported"}:
+        verdict = "supported"
+    elif v == {N_TOO_SMALL}:
+        verdict = N_TOO_SMALL
+    else:
+        verdict = "inconclusive"
+    pool = cells[cells["verdict"] == "contradicted"] if verdict == "contradicted" else cells[cells["n"] >= 2]
+    pool = pool if not pool.empty else cells
+    shown = pool.loc[(pool["mean"] * pool["direction"]).idxmin()]
+    return dict(verdict=verdict, cell=shown["cell"], n=int(shown["n"]), mean=float(shown["mean"]),
+                lo=float(shown["lo"]), hi=float(shown["hi"]), p=float(shown["p"]), p_adj=float(shown["p_adj"]),
+                treatment_mean=float(shown["treatment_mean"]), control_mean=float(shown["control_mean"]),
+                cells=len(cells), cells_supported=int((cells["verdict"] == "supported").sum()),
+                family_size=int(shown["family_size"]))
+
+
+def claim_verdicts(profile: str) -> pd.DataFrame:
+    """One row per (claim, metric) that ``profile`` ran: the verdict, and the cell it shows."""
+    comp = comparisons(profile)
+    out = []
+    for c in CLAIMS:
+        if c.kind == "optimum":
+            o = optimum(profile, c)
+            if o is not None:
+                out.append(dict(claim=c.id, role="primary", metric=c.metric, verdict=o["verdict"], n=o["n"],
+                                mean=o["centre"], lo=o["lo"], hi=o["hi"], cell="", optimum=o))
+            continue
+        if comp.empty:
+            continue
+        for (role, metric), cells in comp[comp["claim"] == c.id].groupby(["role", "metric"], sort=False):
+            out.append(dict(claim=c.id, role=role, metric=metric, **_combine(cells)))
+    return pd.DataFrame(out)
+
+
+def headline_profiles() -> list[str]:
+    """The profiles the headline shows: every one with rows except smoke (smoke only when alone)."""
+    ps = profiles_with_rows()
+    return [p for p in ps if p != "smoke"] or ps
+
+
+def headline() -> pd.DataFrame:
+    """Long format: one row per (claim, profile) for the primary metric of every claim any headline
+    profile ran -- every regime, no selection."""
+    out = []
+    for p in headline_profiles():
+        v = claim_verdicts(p)
+        if v.empty:
+            continue
+        for _, r in v[v["role"] == "primary"].iterrows():
+            out.append(dict(profile=p, **r.to_dict()))
+    h = pd.DataFrame(out)
+    if h.empty:
+        return h
+    order = {c.id: i for i, c in enumerate(CLAIMS)}
+    return h.sort_values(["claim", "profile"], key=lambda s: s.map(order) if s.name == "claim" else
+                         s.map({p: i for i, p in enumerate(headline_profiles())})).reset_index(drop=True)
+
+
+def agreement(verdicts: dict[str, str]) -> str:
+    """What the regimes' verdicts of one claim say together."""
+    decided = {p: v for p, v in verdicts.items() if v in ("supported", "contradicted")}
+    if "supported" in decided.values() and "contradicted" in decided.values():
+        s = [p for p, v in decided.items() if v == "supported"]
+        c = [p for p, v in decided.items() if v == "contradicted"]
+        return f"regimes disagree: supported at {', '.join(s)}, contradicted at {', '.join(c)}"
+    if len(set(verdicts.values())) > 1:
+        return "regimes differ: " + "; ".join(f"{p} {v}" for p, v in verdicts.items())
+    return f"{next(iter(verdicts.values()))} in every regime that ran it" if len(verdicts) > 1 else "one regime only"
+
+
+def answer() -> str:
+    """The landing page's answer in three sentences: what holds (where, by how much), what is
+    contradicted, what stays undecided -- from :func:`headline`."""
+    h = headline()
+    if h.empty:
+        return "No results yet: run `python -m dboost.batch --profile smoke` (or interp / gpu / cpu)."
+    if set(h["profile"]) == {"smoke"}:
+        return ("Only the synthetic smoke run has rows. It checks the pipeline and says nothing about the poster's "
+                "claims. Run the `interp`, `gpu` or `cpu` profile for an answer.")
+    by = {c.id: c for c in CLAIMS}
+
+    def effect(r) -> str:
+        if by[r["claim"]].kind == "optimum":
+            return f"{r['profile']}: best gap {r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}], n={r['n']}"
+        return f"{r['profile']}: {fmt.pt(r['mean'], r['metric'])} {fmt.interval(r['lo'], r['hi'], r['metric'])}, n={r['n']}"
+
+    def listing(verdict: str) -> list[str]:
+        parts = []
+        for cid, g in h[h["verdict"] == verdict].groupby("claim", sort=False):
+            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) for _, r in g.iterrows())})")
+        return parts
+
+    sup, con = listing("supported"), listing("contradicted")
+    undecided = h[~h["verdict"].isin(["supported", "contradicted"])]
+    ns = sorted(set(int(n) for n in h["n"]))
+    s1 = ("Supported after Holm's adjustment (claim: regime, effect in test accuracy, adjusted interval, paired "
+          "seeds): " + ", ".join(sup) + ".") if sup else \
+        "No claim is supported after Holm's adjustment in any regime."
+    s2 = ("Contradicted (the adjusted interval excludes 0 on the other side): " + ", ".join(con) + ".") if con else \
+        "No claim is contradicted."
+    und = list(dict.fromkeys(by[c].tag for c in undecided["claim"]))
+    dis = [by[cid].tag for cid, g in h.groupby("claim", sort=False)
+           if {"supported", "contradicted"} <= set(g["verdict"])]
+    s3 = (f"Undecided with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
+          f"{len(undecided)} claim–regime cells (claims {', '.join(und)})" if len(undecided) else "Nothing is undecided")
+    s3 += (f"; the regimes disagree on claim{'s' * (len(dis) > 1)} {', '.join(dis)}." if dis else ".")
+    return " ".join((s1, s2, s3))

@@ -1,0 +1,61 @@
+"""The ``dboost`` command::
+
+    dboost run    --profile smoke [--only boosting ...]   train what is missing, render, publish
+                                                          (= python -m dboost.batch, same options)
+    dboost plan   --profile interp [--only ...]           the units a run would train, per round
+    dboost render --profile interp [--only ...]           render the pages from the rows in runs/
+                                                          (= dboost run --no-train)
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+
+from . import batch, executors, experiments
+
+
+def _plan(a: argparse.Namespace) -> int:
+    try:
+        if a.profile not in experiments.PROFILES:
+            raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(experiments.PROFILES)}")
+        units = executors.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
+                               **dict(batch._parse_set(x) for x in a.set))
+    except (ValueError, FileNotFoundError) as e:
+        print(f"dboost plan: error: {e}", file=sys.stderr)
+        return 2
+    per_round: dict[int, Counter] = {}
+    for u in units:
+        per_round.setdefault(u["round"], Counter())[u["experiment"]] += 1
+    print(f"profile {a.profile}: {len(units)} unit(s) in {len(per_round)} round(s) (units already in runs/ "
+          "included; a round's units can train at once)")
+    for r, c in per_round.items():
+        print(f"  round {r:>3}: {sum(c.values()):>4} unit(s)  " + ", ".join(f"{e} {n}" for e, n in c.items()))
+    return 0
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="dboost", description="Boosting deep nets with a discounted loss: run, plan "
+                                 "and render the replication's experiments.",
+                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
+    sub = ap.add_subparsers(dest="command", metavar="{run,plan,render}", required=True)
+    batch.add_arguments(sub.add_parser("run", help="train what is missing, execute the notebooks, publish the book's "
+                                       "pages (python -m dboost.batch)"))
+    p = sub.add_parser("plan", help="list the units a run would train, per round; trains nothing")
+    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(experiments.PROFILES)}")
+    p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(experiments.EXPERIMENTS)}")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
+    p.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one profile setting")
+    r = sub.add_parser("render", help="execute the notebooks from the rows already in runs/ and publish; trains "
+                       "nothing (dboost run --no-train)")
+    batch.add_arguments(r)
+    r.set_defaults(no_train=True)
+    a = ap.parse_args(argv)
+    if a.command == "plan":
+        return _plan(a)
+    return batch.execute(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

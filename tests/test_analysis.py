@@ -1,0 +1,178 @@
+"""The verdict rule (``dboost.analysis``) against independent references: scipy's paired t-test and
+t interval, statsmodels' Holm, a Holm example worked by hand -- and every headline verdict of the
+book recomputed from ``results.csv`` with the stated rule."""
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats as ss
+
+from dboost import analysis
+from dboost.analysis import stats
+from dboost.analysis.rows import runs_root
+
+REPO_RUNS = __import__("pathlib").Path(__file__).resolve().parents[1] / "runs"
+
+
+@pytest.fixture
+def repo_runs(monkeypatch):
+    """The committed rows (conftest points DBOOST_RUNS at a scratch folder for the notebooks)."""
+    monkeypatch.setenv("DBOOST_RUNS", str(REPO_RUNS))
+    return REPO_RUNS
+
+
+def test_analysis_imports_no_torch():
+    code = "import sys, dboost.analysis; assert 'torch' not in sys.modules, 'torch imported'"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    r = subprocess.run([sys.executable, "-c", "from dboost import discounted_cross_entropy, margins, next_gaps"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_profile_order_is_the_experiments_rank():
+    from dboost.experiments import PROFILE_RANK
+    assert analysis.PROFILE_ORDER == PROFILE_RANK
+
+
+@pytest.mark.parametrize("t,c", [([0.70, 0.72, 0.69], [0.65, 0.66, 0.66]),
+                                 ([0.5, 0.4, 0.6, 0.55, 0.52], [0.52, 0.45, 0.5, 0.5, 0.55])])
+def test_paired_test_and_interval_match_scipy(t, c):
+    r = stats.paired_test(t, c)
+    ref = ss.ttest_rel(t, c)
+    assert r["p"] == pytest.approx(ref.pvalue, rel=1e-12)
+    d = np.subtract(t, c)
+    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], 0.05)
+    rlo, rhi = ss.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=ss.sem(d))
+    assert (lo, hi) == pytest.approx((rlo, rhi), rel=1e-12)
+
+
+def test_holm_by_hand_and_against_statsmodels():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted 0.005, 0.01, 0.03, 0.04 -> 4·0.005, 3·0.01, 2·0.03, max(0.06, 1·0.04): back in input order
+    assert stats.holm(p) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q = rng.uniform(0, 0.2, size=rng.integers(1, 12))
+        assert stats.holm(q) == pytest.approx(multipletests(q, method="holm")[1], rel=1e-12)
+
+
+def test_adjusted_interval_excludes_zero_exactly_when_holm_rejects():
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        m = rng.integers(2, 10)
+        ds = [rng.normal(rng.uniform(-0.02, 0.04), 0.01, size=rng.integers(2, 6)) for _ in range(m)]
+        res = [stats.paired_test(d, np.zeros_like(d)) for d in ds]
+        adj = stats.holm([r["p"] for r in res])
+        for r, pa in zip(res, adj):
+            lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.adjusted_gamma(r["p"], pa))
+            assert (lo > 0 or hi < 0) == (pa <= stats.ALPHA)
+
+
+@pytest.mark.parametrize("lo,hi,direction,verdict", [(0.01, 0.02, 1, "supported"), (0.01, 0.02, -1, "contradicted"),
+                                                     (-0.02, -0.01, 1, "contradicted"), (-0.01, 0.02, 1, "inconclusive")])
+def test_decide(lo, hi, direction, verdict):
+    assert stats.decide(lo, hi, direction) == verdict
+
+
+def test_claim_ids_are_unique_and_ours_say_so():
+    ids = [c.id for c in analysis.CLAIMS]
+    assert len(ids) == len(set(ids))
+    for c in analysis.CLAIMS:
+        assert ("(ours)" in c.label) == c.ours, c.id
+
+
+# ----------------------------------------------------------------------------- the headline, recomputed
+
+def _csv(profile, experiment):
+    f = runs_root() / profile / experiment / "results.csv"
+    return pd.read_csv(f, dtype={"gap_label": str}) if f.exists() else pd.DataFrame()
+
+
+def _arm(df, arm):
+    for k, v in arm.where:
+        df = df[df[k] == v]
+    return df
+
+
+def _recompute(profile):
+    """Every primary cell of every paired claim from results.csv: (claim, cell) -> (mean, verdict),
+    Holm over the profile's primary family with statsmodels, interval by scipy."""
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    cells = []
+    for c in analysis.CLAIMS:
+        df = _csv(profile, c.experiment)
+        if c.kind == "optimum" or df.empty:
+            continue
+        groups = [(None, df)] if c.cells_by is None else list(df.groupby(c.cells_by))
+        if c.cells == "above_one":
+            groups = [(k, g) for k, g in groups if k > 1]
+        if c.cells == "largest":
+            groups = groups[-1:]
+        for key, g in groups:
+            for ctrl in c.control:
+                if c.kind == "gain_difference":
+                    def gain(a):
+                        p = _arm(g, a).pivot_table(index="seed", columns="gap_label", values=c.metric)
+                        return p["m0"] - p["0"]
+                    t, k = gain(c.treatment), gain(ctrl)
+                else:
+                    t = _arm(g, c.treatment).set_index("seed")[c.metric]
+                    k = _arm(g, ctrl).set_index("seed")[c.metric]
+                both = pd.concat([t, k], axis=1, join="inner").dropna()
+                if len(both):
+                    cells.append(dict(claim=c.id, key=key, dir=c.direction, t=both.iloc[:, 0].to_numpy(),
+                                      c=both.iloc[:, 1].to_numpy()))
+    tested = [x for x in cells if len(x["t"]) >= 2]
+    ps = [ss.ttest_rel(x["t"], x["c"]).pvalue for x in tested]
+    adj = multipletests(ps, method="holm")[1] if tested else []
+    for x, p, pa in zip(tested, ps, adj):
+        d = x["t"] - x["c"]
+        lo, hi = ss.t.interval(1 - 0.05 * p / pa, len(d) - 1, loc=d.mean(), scale=ss.sem(d))
+        x["verdict"] = ("supported" if lo > 0 else "contradicted") if (lo > 0 or hi < 0) else "inconclusive"
+        if x["dir"] < 0 and x["verdict"] != "inconclusive":
+            x["verdict"] = {"supported": "contradicted", "contradicted": "supported"}[x["verdict"]]
+    for x in cells:
+        x.setdefault("verdict", "inconclusive (n too small)")
+        x["mean"] = float(np.mean(x["t"] - x["c"]))
+    return cells
+
+
+@pytest.mark.parametrize("profile", ["interp", "gpu", "cpu"])
+def test_every_headline_verdict_recomputes_from_the_rows(profile, repo_runs):
+    if not (repo_runs / profile).is_dir():
+        pytest.skip(f"no rows of profile {profile}")
+    h = analysis.headline()
+    mine = h[h["profile"] == profile]
+    assert not mine.empty
+    cells = _recompute(profile)
+    for _, r in mine.iterrows():
+        c = analysis.claim(r["claim"])
+        if c.kind == "optimum":
+            continue
+        ours = [x for x in cells if x["claim"] == c.id]
+        assert ours, c.id
+        vs = {x["verdict"] for x in ours}
+        expect = ("contradicted" if "contradicted" in vs else "supported" if vs == {"supported"}
+                  else "inconclusive (n too small)" if vs == {"inconclusive (n too small)"} else "inconclusive")
+        assert r["verdict"] == expect, (profile, c.id, vs)
+        assert any(x["mean"] == pytest.approx(r["mean"], abs=1e-12) for x in ours), (profile, c.id)
+
+
+def test_claim2_optimum_from_the_rows(repo_runs):
+    """Claim 2 as the poster draws it: per-seed argmax over the common grid, geometric mean."""
+    for p in ("interp", "gpu", "cpu"):
+        df = _csv(p, "gap_sweep")
+        if df.empty:
+            continue
+        df = df[df["variant"] == "sweep"]
+        df["mult"] = df["gap_label"].map(lambda g: 0.0 if g == "0" else 1.0 if g == "m0" else float(g[3:]))
+        acc = df.pivot_table(index="seed", columns="mult", values="test_acc").dropna(axis=1)
+        best = acc.idxmax(axis=1).to_numpy(float)
+        o = analysis.verdicts.optimum(p)
+        assert o["best"] == list(best)
+        if (best > 0).all() and len(best) >= 2:
+            assert o["centre"] == pytest.approx(2 ** np.log2(best).mean())
