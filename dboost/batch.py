@@ -18,7 +18,7 @@
 * ``--no-notebooks`` runs the same experiment functions without papermill (for machines with
   no Jupyter kernel, e.g. a bare GPU box); rerunning later with notebooks only renders.
 * Finally it *publishes*: the best available executed notebook of each experiment
-  (paper > interp > gpu > cpu > paper_authors > smoke) is copied to ``book/results/`` and the summary page is
+  (paper > full > interp > gpu > cpu > paper_authors > smoke) is copied to ``book/results/`` and the summary page is
   executed there, so ``jupyter-book build book/`` only renders.
 """
 from __future__ import annotations

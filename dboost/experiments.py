@@ -84,6 +84,9 @@ _DEFAULTS = dict(
     resample_seeds=(),   # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
     resample_heads=(),
     experiments=("gap_sweep", "frozen_last_layer", "architectures", "boosting"),
+    # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
+    # not part of a unit's key (like the executor); each unit row records the mode it trained with.
+    compile=False,
 )
 PROFILES: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
@@ -133,6 +136,21 @@ PROFILES: dict[str, dict] = {
                 members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
                 experiments=EXPERIMENTS,
                 description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H200"),
+    # full: the poster's scale AND regime -- full CIFAR-10, width 64, every gap-0 net fitting its
+    # training set (issue 21).  epochs=40 is PROVISIONAL: the length is the shortest one at which
+    # every gap-0 head reaches train accuracy >= 0.99, chosen on the GPU by the measured probe
+    # `python benchmarks/length_probe.py` (candidate lengths in ascending order, gap-0 nets of the
+    # claim heads, seed 0, this profile's recipe, batch and bf16; it stops at the first length
+    # where all heads fit, results in benchmarks/results/length_probe_*.json).  Write the chosen
+    # length here before any row of this profile is kept: epochs are part of every unit's key.
+    "full": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=40,
+                 batch_size=500, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
+                 boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
+                 heads=_HEADS_INTERP, archs=("resnet9",), arch_width=64, members=5, rules=_BOOST_RULES,
+                 min_width_n=500, experiments=("gap_sweep", "frozen_last_layer", "boosting"),
+                 description="the poster's scale and regime: full CIFAR-10, width 64, fast recipe, batch 500, bf16, "
+                 "trained until the gap-0 nets fit their training set (length from a measured probe on the GPU); "
+                 "claims 1 and 3, the strong baseline (S1/S2), boosting with the 4 main rules x 5 members, 3 seeds"),
     "paper": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="authors", epochs=50,
                   batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2),
                   boost_seeds=(0, 1, 2), gap_mults=None,
@@ -151,9 +169,9 @@ PROFILES["paper_authors"] = dict(PROFILES["paper"], split="authors", description
 for _p in PROFILES.values():
     for _k, _v in _DEFAULTS.items():
         _p.setdefault(_k, _v)
-# Which profile a page shows when several have rows: the poster's regime first (paper and interp fit
-# their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
-PROFILE_RANK = ("paper", "interp", "gpu", "cpu", "paper_authors", "smoke")
+# Which profile a page shows when several have rows: the poster's regime first (paper, full and interp
+# fit their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
+PROFILE_RANK = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")
 # Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5 (boosting).
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
 
@@ -208,7 +226,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     import os
 
     from .results import check_runs_root
-    from .train import check_device, check_seeds
+    from .train import check_compile, check_device, check_seeds
     if not isinstance(experiment, str) or experiment not in EXPERIMENTS:
         raise ValueError(f"unknown experiment {experiment!r}; known: {', '.join(EXPERIMENTS)}")
     if not isinstance(profile, str) or profile not in PROFILES:
@@ -237,6 +255,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     for r in p["rules"]:
         if r not in RULES:
             raise ValueError(f"unknown rule {r!r}; known: {', '.join(RULES)}")
+    check_compile(p["compile"])
     if p["precision"] not in (None, "bf16", "fp32"):
         raise ValueError(f"precision must be 'bf16', 'fp32' or None; got {p['precision']!r}")
     if p["grid"] not in ("full", "adaptive"):
@@ -446,7 +465,7 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
     model = build(ucfg["arch"], num_classes=cfg.test_set.num_classes, width=ucfg["width"], **ucfg["head"])
     rec = train(model, train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
                 gaps=spec.gaps, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
-                **spec.train_kw)
+                compile=p["compile"], **spec.train_kw)
     t_eval = time.perf_counter()
     tr_logits = predict_logits(model, train_set, device=cfg.device)
     te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
@@ -460,7 +479,7 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
     row = dict(unit=spec.key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
                n_train=len(train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
                recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
-               precision=rec["precision"], seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
+               precision=rec["precision"], compile=rec["compile"], seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
                gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
                gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
                train_kw=spec.train_kw,

@@ -9,8 +9,10 @@ The hot loop (airbench-style):
     ``RandomRotation`` defaults), as the authors' ``Compose`` lists them;
   * per-sample gaps are gathered with the *same* indices, so they stay aligned with their images
     through shuffling and augmentation;
-  * CUDA: channels_last + bf16 autocast (loss in float32), optional ``torch.compile``;
-    CPU: channels_last, float32 (bf16 autocast opt-in with ``precision="bf16"``).
+  * CUDA: channels_last + bf16 autocast (loss in float32); CPU: channels_last, float32 (bf16
+    autocast opt-in with ``precision="bf16"``);
+  * opt-in ``compile=``: the model's forward and backward through ``torch.compile`` (see
+    :data:`COMPILE_MODES`), off by default on every device.
 """
 from __future__ import annotations
 
@@ -296,18 +298,47 @@ def predict_logits(model: nn.Module, x, batch_size: int = 1000, device=None) -> 
 
 # ----------------------------------------------------------------------------- training
 
-def _maybe_compile(model: nn.Module, on: bool):
-    """torch.compile on CUDA; the graph is compiled once per architecture per process.
+# torch.compile modes the trainer accepts (``compile=True`` means "default").  Only the model is
+# compiled -- its forward, and through AOTAutograd its backward -- the augmentation (random numbers
+# from an explicit generator), the loss (a few kernels on (N, C)) and the fused Adam step stay
+# eager.  Every training batch has the same shape (the ragged last batch is dropped), so the modes
+# that capture CUDA graphs ("reduce-overhead", "max-autotune") replay one graph per step; the
+# evaluation passes (predict_logits) use the uncompiled model and may end in a partial batch.
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs", "max-autotune")
 
-    Dynamo caches graphs by code object and treats parameters as inputs, so later members of
-    the same architecture reuse the first member's compiled graph instead of recompiling.
+
+def check_compile(compile) -> str | None:
+    """``compile`` as a torch.compile mode name, or None for eager; a ValueError in one line otherwise.
+    False/None: eager; True: "default"; a name of :data:`COMPILE_MODES`."""
+    if compile is None or compile is False:
+        return None
+    if compile is True:
+        return "default"
+    if isinstance(compile, str) and compile in COMPILE_MODES:
+        return compile
+    raise ValueError(f"compile must be False/None (eager), True (= 'default') or one of {', '.join(COMPILE_MODES)}; "
+                     f"got {compile!r}")
+
+
+def _uses_cuda_graphs(mode: str | None, dev: torch.device) -> bool:
+    return dev.type == "cuda" and mode in ("reduce-overhead", "max-autotune")
+
+
+def _maybe_compile(model: nn.Module, mode: str | None):
+    """torch.compile(model, mode) (None: the model itself); compiled once per architecture per process.
+
+    Dynamo caches graphs by code object and treats parameters as inputs, so later units of the
+    same architecture reuse the first unit's compiled graph instead of recompiling (the CUDA
+    graphs of the capturing modes are re-recorded for the new parameters' addresses, which is cheap).
+    ``dynamic=False``: the shapes never change within a training run.
     """
-    return torch.compile(model) if on else model
+    return model if mode is None else torch.compile(model, mode=mode, dynamic=False)
 
 
 def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors", epochs: int | None = None,
           batch_size: int | None = None, gaps=None, device=None, seed: int = 0, progress: bool = True,
-          compile: bool = False, precision: str | None = None, eval_set: Split | None = None, **overrides) -> dict:
+          compile: bool | str | None = False, precision: str | None = None, eval_set: Split | None = None,
+          **overrides) -> dict:
     """Train ``model`` in place on ``train_set`` with the (possibly per-sample) discounted loss.
 
     gaps: None/float (one gap for all) or a (N,) tensor aligned with ``train_set``.
@@ -315,8 +346,13 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     CUDA, fp32 on CPU.  bf16 on a CPU is opt-in: it is fast only where the CPU has native bf16
     (AVX512-BF16 / AMX), and every committed ``cpu`` run is fp32.
     eval_set: if given, test accuracy is measured after each epoch (for epoch/accuracy curves).
-    Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device.
+    compile: False (default, eager), True or a torch.compile mode of :data:`COMPILE_MODES`, on any
+    device; the same training up to floating-point reassociation (tests/test_train.py holds a
+    tiny model's compiled losses to the eager ones), and the first call in a process pays the
+    compilation (tens of seconds), which ``wall_time_s`` includes.
+    Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device, compile mode.
     """
+    mode = check_compile(compile)
     hp = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, **overrides)
     if not isinstance(train_set, Split):
         raise ValueError(f"train_set must be a dboost.data.Split; got {type(train_set).__name__}")
@@ -358,11 +394,13 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     else:
         opt = torch.optim.SGD(params, lr=hp["lr"], weight_decay=hp["weight_decay"], momentum=0.9, nesterov=True)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=hp["lr"], total_steps=total, pct_start=hp["pct_start"])
-    fwd = _maybe_compile(model, compile and dev.type == "cuda")
+    fwd = _maybe_compile(model, mode)
+    graphs = _uses_cuda_graphs(mode, dev)
     amp = (precision or ("bf16" if dev.type == "cuda" else "fp32")) == "bf16"
 
     record = dict(recipe=hp["name"], hp={k: v for k, v in hp.items() if k != "name"}, epochs=hp["epochs"],
-                  precision="bf16" if amp else "fp32", batch_size=bs, steps=total, n_train=n, device=str(dev), losses=[], eval_acc=[])
+                  precision="bf16" if amp else "fp32", batch_size=bs, steps=total, n_train=n, device=str(dev), compile=mode,
+                  losses=[], eval_acc=[])
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -379,6 +417,8 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
             xb = ((xb.float() - mean) / std).contiguous(memory_format=torch.channels_last)
             yb = y_all[idx]
             gb = g_all[idx] if isinstance(g_all, torch.Tensor) else g_all   # same idx: gaps stay aligned
+            if graphs:  # a new iteration: the graph's output buffers of the last step may be reused
+                torch.compiler.cudagraph_mark_step_begin()
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=amp):
                 logits = fwd(xb)
             loss = discounted_cross_entropy(logits, yb, gb, "mean", hp["label_smoothing"], check=False)

@@ -6,6 +6,7 @@ thread, with ``DBOOST_RUNS`` in a temporary folder: nothing lands in ``runs/``.
 """
 import copy
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -295,6 +296,59 @@ def test_a_training_run_writes_valid_rows_and_a_second_run_is_bit_identical(shar
         assert a.files == b.files and all(np.array_equal(a[f], b[f]) for f in a.files), rel
 
 
+_TIMING = ("finished_at", "unit_finished_at", "train_wall_time_s", "eval_wall_time_s", "images_per_s",
+           "member_wall_time_s", "worker_host", "env")
+
+
+def _untimed(row: dict) -> dict:
+    """A row without what differs between two runs of the same training (clock, host, commit)."""
+    return {k: v for k, v in row.items() if k not in _TIMING}
+
+
+def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(shared_runs, tmp_path, monkeypatch):
+    """A boosting chain resumes on a machine without the unit cache (a fresh clone, a bare GPU box):
+    the committed outputs (units/outputs/<key>.npz: test logits, train margins) of the members
+    before stand in for their networks.  Here the last member of the last chain is deleted whole
+    -- its experiment row, its unit row and its outputs -- and the cache folder with it: the rerun
+    must train exactly that one network, with the same key (its gaps come from member t-1's stored
+    margins, bit for bit) and the same unit row and outputs; its experiment row equals the first run's."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the fixture trained at 1 thread: CPU training is deterministic at a fixed count
+    try:
+        root = tmp_path / "runs"
+        shutil.copytree(shared_runs[0], root)
+        monkeypatch.setenv("DBOOST_RUNS", str(root))
+        cfg = experiments.configure("boosting", "smoke", device="cpu", progress=False, **SMALL)
+        last = f"{cfg.p['rules'][-1]}_seed0_m{cfg.p['members']}"
+        units = root / "smoke/units"
+        row_path = root / "smoke/boosting/rows" / f"{last}.json"
+        old = json.loads(row_path.read_text())
+        key = old["member_unit"]
+        old_unit = json.loads((units / "rows" / f"{key}.json").read_text())
+        with np.load(units / "outputs" / f"{key}.npz") as z:
+            old_out = {k: z[k].copy() for k in z.files}
+        shutil.rmtree(units / "cache")
+        for path in (row_path, units / "rows" / f"{key}.json", units / "outputs" / f"{key}.npz"):
+            path.unlink()
+        others = {p.name: p.read_text() for p in (units / "rows").glob("*.json")}
+        calls: list = []
+        monkeypatch.setattr(experiments, "train", _counting_train(calls))
+        experiments.run(cfg)
+    finally:
+        torch.set_num_threads(threads)
+    assert len(calls) == 1                                     # only the deleted member was trained
+    assert calls[0]["seed"] == experiments.member_seed(0, cfg.p["members"] - 1)
+    new = json.loads(row_path.read_text())
+    new_unit = json.loads((units / "rows" / f"{key}.json").read_text())  # same key: same gaps, bit for bit
+    assert _untimed(new_unit) == _untimed(old_unit)
+    with np.load(units / "outputs" / f"{key}.npz") as z:
+        assert z.files == list(old_out) and all(np.array_equal(z[k], old_out[k]) for k in z.files)
+    assert {p.name: p.read_text() for p in (units / "rows").glob("*.json") if p.name != f"{key}.json"} == others
+    # the experiment row is the first run's, bit for bit (ensemble metrics included: boosting
+    # computes them from the members' committed float16 test logits on the first run too)
+    assert _untimed(new) == _untimed(old)
+
+
 # ----------------------------------------------------------------------------- 4. adaptive grid
 
 M0 = {0: 2.0, 1: 4.0}  # train mean margin of each seed's gap-0 net (powers of 2: gap / m0 is exact)
@@ -450,6 +504,7 @@ def test_logged_style_margin_leaves_the_model_untouched():
     ("gap_sweep", "smoke", dict(grid="coarse"), "grid"),
     ("gap_sweep", "smoke", dict(precision="fp16"), "precision"),
     ("gap_sweep", "smoke", dict(split="test"), "split"),
+    ("gap_sweep", "smoke", dict(compile="fastest"), "compile must be"),
 ])
 def test_configure_refuses_before_any_write(runs, experiment, profile, kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -474,3 +529,34 @@ def test_store_find_returns_the_first_matching_row(tmp_path):
     assert st.find(seed=0)["key"] == "b" and st.find(seed=0, gap=2.0)["key"] == "c"
     assert st.find(head=dict(head="freeze_last"))["key"] == "b"  # whole-value equality
     assert st.find(seed=0, gap=3.0) is None and st.find(missing=None)["key"] == "a"  # absent field == None
+
+
+def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
+    """compile (a profile setting, e.g. --set compile=default) trains the unit compiled, is recorded in
+    its row, and leaves the unit's key alone: compiled and eager training are the same configuration."""
+    from test_train import _inductor_works
+    reason = _inductor_works()
+    if reason:
+        pytest.skip(reason)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        kw = dict(n_train=200, n_test=100, batch_size=25)
+        cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, compile="default", **kw)
+        eager = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, **kw)
+        base = dict(seed=0, gap_desc=0.0, arch="resnet9", width=4)
+        assert experiments.unit_key(experiments.unit_config(cfg, **base)) == \
+            experiments.unit_key(experiments.unit_config(eager, **base))
+        seen = []
+        real = experiments.train
+
+        def spy(model, train_set, **k):
+            seen.append(k.get("compile"))
+            return real(model, train_set, **k)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(experiments, "train", spy)
+            row, _ = experiments.train_unit(cfg, seed=0, gap=0.0)
+    finally:
+        torch.set_num_threads(threads)
+    assert seen == ["default"] and row["compile"] == "default"
+    assert math.isfinite(row["train_loss_last"])
