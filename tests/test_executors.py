@@ -78,7 +78,10 @@ def test_plan_smoke_counts_shared_units_once_and_orders_chains(runs):
     archs = 2 * (len(p["archs"]) - 1)
     lengths = 2 * 2 * (len(p["lengths"]) - 1)
     boosting = len(p["rules"]) * (p["members"] - 1)
-    assert len(units) == sweep + heads + archs + lengths + boosting
+    # data size: pairs per (size, head, seed) -- 100: seeds 0, 1; 250 (resample_n): seeds 0, 1, 2 x
+    # frozen x10 and Linear; 500 = the profile's own subset and length: seed 0 is the sweep's pair
+    data_size = 2 * (2 + 3 * 2 + 1)
+    assert len(units) == sweep + heads + archs + lengths + boosting + data_size
     # boosting chains: member t+1 of a chain comes in a later round than member t
     # (member t >= 1 has seed 1000 (s + 1) + t; the constant rules start a round later: c is the
     # gap-0 net's m0, so their first member is the gap-m0 unit of round 2)
