@@ -31,7 +31,8 @@ import sys
 import time
 from pathlib import Path
 
-from . import executors, experiments
+from . import executors, experiments, registry
+from .config import PROFILE_RANK, PROFILES
 from .executors import EXECUTORS
 from .results import Store, atomic_write_bytes, check_runs_root, clean_stale_temps, runs_root
 from .train import cpu_threads
@@ -81,10 +82,10 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
                              "training")
         if not time_limit_min > 0:
             raise ValueError(f"--time-limit must be a positive number of minutes; got {time_limit_min!r}")
-    only = list(only or experiments.PROFILES.get(profile, {}).get("experiments", experiments.EXPERIMENTS))
-    bad = [e for e in only if e not in experiments.EXPERIMENTS]
+    only = list(only or PROFILES.get(profile, {}).get("experiments", registry.names()))
+    bad = [e for e in only if e not in registry.names()]
     if bad:
-        raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
+        raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(registry.names())}")
     progress = sys.stderr.isatty() if progress is None else progress
     # 1. Validate everything (names, sizes, device, seeds, data, runs folder, stored rows) before
     #    the first model trains; configure writes nothing.
@@ -161,8 +162,8 @@ def prepare(profile: str, only) -> None:
 def _sources() -> list[tuple[str, str, Path]]:
     """(experiment, profile, executed notebook) of the best profile per experiment."""
     out = []
-    for e in experiments.EXPERIMENTS:
-        for p in experiments.PROFILE_RANK:
+    for e in registry.names():
+        for p in PROFILE_RANK:
             src = executed_path(p, e)
             if src.is_file():
                 out.append((e, p, src))
@@ -200,8 +201,8 @@ def main(argv=None) -> int:
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
     """The options of a run (shared by ``python -m dboost.batch`` and ``dboost run`` / ``render``)."""
-    ap.add_argument("--profile", required=False, default="smoke", help=f"one of {', '.join(experiments.PROFILES)}")
-    ap.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(experiments.EXPERIMENTS)}")
+    ap.add_argument("--profile", required=False, default="smoke", help=f"one of {', '.join(PROFILES)}")
+    ap.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(registry.names())}")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
     ap.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA, then download)")
@@ -234,9 +235,9 @@ def execute(a: argparse.Namespace) -> int:
     """Run parsed arguments; the exit code (0 done, 2 bad arguments and nothing written, 1 failed mid-run)."""
     try:
         if a.only:
-            bad = [e for e in a.only if e not in experiments.EXPERIMENTS]
+            bad = [e for e in a.only if e not in registry.names()]
             if bad:
-                raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(experiments.EXPERIMENTS)}")
+                raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(registry.names())}")
         if a.publish_only:
             _check_publish_only(a)
             publish()
@@ -301,8 +302,8 @@ def _check_publish_only(a) -> None:
         if on:
             raise ValueError(f"--publish-only does not combine with {flag} (publishing executes the summary "
                              "notebook, and trains nothing)")
-    if a.profile not in experiments.PROFILES:
-        raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(experiments.PROFILES)}")
+    if a.profile not in PROFILES:
+        raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(PROFILES)}")
     check_device(a.device)
     if a.seeds is not None:
         check_seeds(a.seeds)

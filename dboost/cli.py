@@ -14,13 +14,14 @@ import argparse
 import sys
 from collections import Counter
 
-from . import batch, executors, experiments
+from . import batch, executors, registry
+from .config import PROFILES
 
 
 def _plan(a: argparse.Namespace) -> int:
     try:
-        if a.profile not in experiments.PROFILES:
-            raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(experiments.PROFILES)}")
+        if a.profile not in PROFILES:
+            raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(PROFILES)}")
         units = executors.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
                                **dict(batch._parse_set(x) for x in a.set))
     except (ValueError, FileNotFoundError) as e:
@@ -44,8 +45,8 @@ def main(argv=None) -> int:
     batch.add_arguments(sub.add_parser("run", help="train what is missing, execute the notebooks, publish the book's "
                                        "pages (python -m dboost.batch)"))
     p = sub.add_parser("plan", help="list the units a run would train, per round; trains nothing")
-    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(experiments.PROFILES)}")
-    p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(experiments.EXPERIMENTS)}")
+    p.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
+    p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(registry.names())}")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
     p.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one profile setting")

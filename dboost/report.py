@@ -12,7 +12,7 @@ import pandas as pd
 
 from . import poster
 from .analysis import fmt, stats
-from .experiments import PROFILE_RANK
+from .config import PROFILE_RANK
 from .results import Store, runs_root
 
 METRICS = fmt.METRIC_NAMES  # column -> label; the claims' metrics first
@@ -126,7 +126,7 @@ def rerun_cost(profile: str, experiment: str) -> dict:
 
 def rerun_costs() -> pd.DataFrame:
     """:func:`rerun_cost` of every (profile, experiment) with rows in ``runs/``."""
-    from .experiments import EXPERIMENTS
+    from .registry import EXPERIMENTS
     root = runs_root()
     out = [rerun_cost(p.name, e) for p in sorted(root.iterdir()) if p.is_dir() for e in EXPERIMENTS
            if (p / e / "rows").is_dir()]

@@ -37,6 +37,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .registry import REGISTRY
+
 
 def runs_root() -> Path:
     """``$DBOOST_RUNS`` or ``runs/`` at the repository root (next to the ``dboost`` package)."""
@@ -191,9 +193,9 @@ def _row_problems(row: dict, profile: str, experiment: str) -> list[str]:
                test=dict)
     if experiment == "units":
         req.update(unit=str, config=dict, train_mean_margin=_NUM)
-    elif experiment == "boosting":
+    elif experiment in REGISTRY and REGISTRY[experiment].rows == "ensemble":
         req.update(experiment=str, rule=str, members=int)
-    else:
+    else:  # one network per row (the registry's "pair" rows)
         req.update(experiment=str, gap_label=str, train_mean_margin=_NUM)
     out = [f"{k} missing" if k not in row else f"{k} is {type(row[k]).__name__}, not {getattr(t, '__name__', 'a number')}"
            for k, t in req.items() if k not in row or not kind(row[k], t)]

@@ -32,11 +32,6 @@ def test_analysis_imports_no_torch():
     assert r.returncode == 0, r.stderr
 
 
-def test_profile_order_is_the_experiments_rank():
-    from dboost.experiments import PROFILE_RANK
-    assert analysis.PROFILE_ORDER == PROFILE_RANK
-
-
 @pytest.mark.parametrize("t,c", [([0.70, 0.72, 0.69], [0.65, 0.66, 0.66]),
                                  ([0.5, 0.4, 0.6, 0.55, 0.52], [0.52, 0.45, 0.5, 0.5, 0.55])])
 def test_paired_test_and_interval_match_scipy(t, c):

@@ -58,7 +58,7 @@ def test_rerun_skips_finished_models(runs, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a finished model was retrained")
-    monkeypatch.setattr(experiments, "train", boom)
+    monkeypatch.setattr(experiments.units, "train", boom)
     df2 = experiments.run(experiments.configure("architectures", profile="smoke", progress=False, archs=("resnet9",)))
     assert df2.sort_values("key")["test_acc"].tolist() == df1.sort_values("key")["test_acc"].tolist()
 

@@ -1,4 +1,4 @@
-"""The data-size study (dboost.experiments._data_size): validation before any work, each seed on its
+"""The data-size study (dboost.experiments.data_size): validation before any work, each seed on its
 own nested subset, units shared with the other experiments where the configuration is the same,
 and the length probe that doubles the steps until the first seed's gap-0 net fits."""
 import pytest

@@ -243,8 +243,8 @@ def test_4_full_disk_mid_run_is_one_line(world, capsys, monkeypatch):
     shutil.rmtree(runs / "smoke")
 
     def fake_train(model, train_set, **kw):
-        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32")
-    monkeypatch.setattr(experiments, "train", fake_train)
+        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False)
+    monkeypatch.setattr(experiments.units, "train", fake_train)
 
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -404,7 +404,7 @@ def test_10_results_csv_rebuilt_from_the_rows(world, capsys, monkeypatch):
 
     def boom(*a, **k):
         raise AssertionError("a finished model was retrained")
-    monkeypatch.setattr(experiments, "train", boom)
+    monkeypatch.setattr(experiments.units, "train", boom)
     assert main_(["--profile", "smoke", "--only", "gap_sweep", "--no-notebooks"], capsys)[0] == 0
     assert "gap_sweep: results.csv did not match the rows; rebuilt" in LAST_OUT[-1]
     assert csv.read_bytes() == good.encode()
@@ -520,7 +520,7 @@ def test_13_14_stale_temps_cleaned_at_run_start(world, capsys, monkeypatch):
         old = time.time() - 2 * results_mod.LEGACY_TEMP_AGE_S
         os.utime(exp / ".results.csv.zzzz9999.tmp", (old, old))
 
-        monkeypatch.setattr(experiments, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
+        monkeypatch.setattr(experiments.units, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("trained")))
         assert main_(["--profile", "smoke", "--only", "gap_sweep", "--no-notebooks"], capsys)[0] == 0
         assert not [f for f in stale if f.exists()] and all(f.exists() for f in kept)
         assert "removed 3 stale temporary file(s)" in LAST_OUT[-1]

@@ -41,7 +41,7 @@ def _rows(root: Path, experiment: str) -> dict:
 
 
 def _counting_train(calls: list):
-    real = experiments.train
+    real = experiments.units.train
 
     def wrapper(model, train_set, **kw):
         calls.append(dict(model=model.config, seed=kw.get("seed"), epochs=kw.get("epochs")))
@@ -53,7 +53,7 @@ def _run_all(root: Path, calls: list) -> None:
     """All five smoke experiments into ``root`` on one thread, counting every call to train()."""
     with cpu_threads(1), pytest.MonkeyPatch.context() as mp:
         mp.setenv("DBOOST_RUNS", str(root))
-        mp.setattr(experiments, "train", _counting_train(calls))
+        mp.setattr(experiments.units, "train", _counting_train(calls))
         for exp in ORDER:
             experiments.run(experiments.configure(exp, "smoke", device="cpu", progress=False, **SMALL))
 
@@ -237,7 +237,7 @@ def test_boosting_resume_without_cache_recomputes_the_same_row(shared_runs, tmp_
         old = json.loads(path.read_text())
         path.unlink()
         calls: list = []
-        monkeypatch.setattr(experiments, "train", _counting_train(calls))
+        monkeypatch.setattr(experiments.units, "train", _counting_train(calls))
         experiments.run(cfg)
         new = json.loads(path.read_text())
     finally:
@@ -332,7 +332,7 @@ def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(s
             path.unlink()
         others = {p.name: p.read_text() for p in (units / "rows").glob("*.json")}
         calls: list = []
-        monkeypatch.setattr(experiments, "train", _counting_train(calls))
+        monkeypatch.setattr(experiments.units, "train", _counting_train(calls))
         experiments.run(cfg)
     finally:
         torch.set_num_threads(threads)
@@ -366,7 +366,7 @@ def _fake_train_unit(acc_of_mult, calls):
 
 def _adaptive(runs, monkeypatch, acc_of_mult, **kw):
     calls: list = []
-    monkeypatch.setattr(experiments, "train_unit", _fake_train_unit(acc_of_mult, calls))
+    monkeypatch.setattr(experiments.units, "train_unit", _fake_train_unit(acc_of_mult, calls))
     # smoke's `seeds` (the grid's seed list) is already (0,); configure's own `seeds=` argument is
     # not that setting: it would set all four seed lists, claim_seeds included.
     cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, grid="adaptive",
@@ -548,13 +548,13 @@ def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
         assert experiments.unit_key(experiments.unit_config(cfg, **base)) == \
             experiments.unit_key(experiments.unit_config(eager, **base))
         seen = []
-        real = experiments.train
+        real = experiments.units.train
 
         def spy(model, train_set, **k):
             seen.append(k.get("compile"))
             return real(model, train_set, **k)
         with pytest.MonkeyPatch.context() as mp:
-            mp.setattr(experiments, "train", spy)
+            mp.setattr(experiments.units, "train", spy)
             row, _ = experiments.train_unit(cfg, seed=0, gap=0.0)
     finally:
         torch.set_num_threads(threads)

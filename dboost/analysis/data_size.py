@@ -1,7 +1,7 @@
 """The data-size study read from its rows: does the gain of gap m0 shrink with training data?
 
 Torch-free (pandas, numpy, scipy).  Rows: ``runs/<profile>/data_size/rows`` (see
-``dboost.experiments._data_size``): per size, head and seed a gap-0 and a gap-m0 net on the
+``dboost.experiments.data_size``): per size, head and seed a gap-0 and a gap-m0 net on the
 seed's own class-balanced subset.  Effects are paired on seed; intervals are 95 % paired-t.  The
 trend is an ordinary least-squares line of the per-seed gains on log10(size); its value at the
 poster's 50,000 images is an **extrapolation** and is always labelled so.

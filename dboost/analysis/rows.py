@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pandas as pd
 
-# Best first: the poster's regime before scale.  Must equal ``experiments.PROFILE_RANK`` (a test
-# holds them together; experiments imports torch, so the order cannot be imported from there).
-PROFILE_ORDER = ("paper", "interp", "gpu", "cpu", "paper_authors", "smoke")
+from ..config import PROFILE_RANK
+
+# Best first: the poster's regime before scale (the profiles' own order, dboost.config: no torch).
+PROFILE_ORDER = PROFILE_RANK
 
 
 def runs_root() -> Path:

@@ -1,0 +1,146 @@
+"""The profiles: every size of every experiment at each scale, and which profile the book shows first.
+
+A profile fixes every size (data, width, epochs, seeds, gaps, members) so that a run is
+comparable to another run of the same profile.  Imports no torch: the pages, the summary and
+``dboost.analysis`` read this module to draw a table.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .registry import EXPERIMENTS
+
+# Head variants of the "frozen last layer" figure.  Each is (label, build kw, train kw).
+HEADS_FULL = [
+    ("freeze_last x1", dict(head="freeze_last", scale=1.0), {}),
+    ("freeze_last x3", dict(head="freeze_last", scale=3.0), {}),
+    ("freeze_last x10", dict(head="freeze_last", scale=10.0), {}),
+    ("BN_Linear", dict(head="bn_linear_none"), {}),
+    ("Linear", dict(head="none_linear_none"), {}),
+    ("BN_Linear_BN", dict(head="bn_linear_bn"), {}),
+    ("BN_Linear_tanh", dict(head="bn_linear_tanh"), {}),
+    ("IN_Linear_tanh", dict(head="in_linear_tanh"), {}),
+    ("tanh_Linear_IN", dict(head="tanh_linear_in"), {}),
+    # The strong baseline of issue 5: trainable head + label smoothing 0.1 (fast recipe).
+    ("strong: Linear + LS0.1", dict(head="none_linear_none"), dict(label_smoothing=0.1)),
+]
+_HEADS_SMALL = [h for h in HEADS_FULL if h[0] in ("freeze_last x1", "freeze_last x10", "Linear", "BN_Linear_BN",
+                                                   "IN_Linear_tanh", "strong: Linear + LS0.1")]
+_HEADS_INTERP = [h for h in HEADS_FULL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")]
+CLAIM_HEADS = ("freeze_last x10", "Linear", "strong: Linear + LS0.1")
+LENGTH_HEADS = ("freeze_last x10", "strong: Linear + LS0.1")  # the poster's head and the strong baseline
+_BOOST_RULES = ("zero", "constant", "save_mean_reverse", "zero_mean_reverse")
+_BOOST_EXTRA = ("mean_margin", "constant_by_last", "constant_mean_cumulative")
+
+# Every size of every profile.  gap_mults: gaps as multiples of the gap-0 model's train mean
+# margin m0 (scale-free, so the same grid means the same thing at width 8 and at width 64);
+# the paper profile uses the authors' absolute grid instead (20 gaps, log-spaced 0.1..250).
+# Settings a profile leaves out take these defaults (the profiles run before they existed).
+_DEFAULTS = dict(
+    precision=None,      # None: bf16 autocast on CUDA, fp32 on a CPU; "bf16"/"fp32" to fix it
+    split="standard",    # "standard": CIFAR's 50k/10k; "authors": their code's first 45k / last 5k of train
+    grid="full",         # "full": every gap_mults point on every `seeds`; "adaptive": see _gap_sweep
+    gap_mult_max=64.0,   # the adaptive grid doubles its top point while the best is there, up to this
+    lengths=None,        # training-length study: epochs per length (None: not part of the profile)
+    length_heads=LENGTH_HEADS,
+    # data-size study (issue 19): training-set sizes, each with its own steps; seeds draw their own subset
+    sizes=None,          # training-set sizes (None: not part of the profile)
+    size_steps=None,     # optimiser steps to try first per size (doubled on seed 0 until gap 0 fits)
+    size_seeds=(0, 1, 2),
+    size_heads=("freeze_last x10",),
+    size_fit=0.99,       # "fits its training set": gap-0 train accuracy at least this
+    size_max_doublings=2,
+    resample_n=None,     # at this size (the profile's n_train), resample_seeds and every size_head +
+    resample_seeds=(),   # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
+    resample_heads=(),
+    experiments=("gap_sweep", "frozen_last_layer", "architectures", "boosting"),
+    # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
+    # not part of a unit's key (like the executor); each unit row records the mode it trained with.
+    compile=False,
+)
+PROFILES: dict[str, dict] = {
+    "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
+                  batch_size=50, seeds=(0,), claim_seeds=(0,), arch_seeds=(0,), boost_seeds=(0,),
+                  gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
+                  heads=[h for h in _HEADS_SMALL if h[0] in ("freeze_last x10", "Linear", "strong: Linear + LS0.1")],
+                  archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=4, members=3,
+                  rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
+                  sizes=(100, 250, 500), size_steps=(20, 20, 20), size_seeds=(0, 1), size_max_doublings=0,
+                  size_fit=0.0, resample_n=250, resample_seeds=(0, 1, 2), resample_heads=("Linear",),
+                  experiments=EXPERIMENTS, threads=1, description="synthetic data, seconds on a CPU: "
+                  "checks the pipeline, says nothing about the claims"),
+    # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
+    # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.
+    "cpu": dict(dataset="cifar10", n_train=5_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=24,
+                batch_size=100, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
+                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0),
+                gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
+                members=4, rules=_BOOST_RULES, min_width_n=256,
+                description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
+                "wherever a claim hinges on it: 99 models, about 4 h on 2 CPU cores; does NOT fit its training "
+                "data (train accuracy 0.71 at gap 0)"),
+    # interp: the poster's regime (the gap-0 net fits its training set) on 2 CPU cores.  Sized from the
+    # measured probe in ../shared/design/cpu-scale-notes.md ("Second probe"): a class-balanced 2k subset
+    # and 3,000 optimiser steps (150 epochs of batch 100) took the gap-0 frozen-x10 ResNet9 (width 16,
+    # bf16) to train accuracy 0.998 with m0 = 12.8, where 1,200 steps reached only 0.861.  bf16 autocast
+    # because this CPU has native bf16 (1.5-2x fp32, benchmarks/README.md); every arm uses it.
+    "interp": dict(dataset="cifar10", n_train=2_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=150,
+                   batch_size=100, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
+                   boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
+                   heads=_HEADS_INTERP, archs=("resnet9",), arch_width=16, members=5, rules=_BOOST_RULES,
+                   min_width_n=256, lengths=(15, 30, 60, 150),
+                   # data-size study: 3,000 steps fit 2k images (the probe above); larger sets get more
+                   # steps to start with, and seed 0 doubles them until its gap-0 net fits (size_fit)
+                   sizes=(1_000, 2_000, 5_000, 10_000), size_steps=(2_000, 3_000, 5_000, 8_000),
+                   resample_n=2_000, resample_seeds=(0, 1, 2, 3, 4), resample_heads=("Linear",),
+                   experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting", "data_size"),
+                   description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
+                   "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
+                   "accuracy 0.998, m0 12.8 at gap 0), bf16 on 2 CPU cores, 3 seeds per claim"),
+    "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
+                batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
+                # adaptive: the first grid (stored rows) peaked at its top, 4 x m0 -- so the grid grows
+                # until the optimum is bracketed, then its neighbours run on all claim seeds
+                gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0), grid="adaptive",
+                gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
+                members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
+                experiments=EXPERIMENTS,
+                description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H200"),
+    # full: the poster's scale AND regime -- full CIFAR-10, width 64, every gap-0 net fitting its
+    # training set (issue 21).  epochs=40 is PROVISIONAL: the length is the shortest one at which
+    # every gap-0 head reaches train accuracy >= 0.99, chosen on the GPU by the measured probe
+    # `python benchmarks/length_probe.py` (candidate lengths in ascending order, gap-0 nets of the
+    # claim heads, seed 0, this profile's recipe, batch and bf16; it stops at the first length
+    # where all heads fit, results in benchmarks/results/length_probe_*.json).  Write the chosen
+    # length here before any row of this profile is kept: epochs are part of every unit's key.
+    "full": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=40,
+                 batch_size=500, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
+                 boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
+                 heads=_HEADS_INTERP, archs=("resnet9",), arch_width=64, members=5, rules=_BOOST_RULES,
+                 min_width_n=500, experiments=("gap_sweep", "frozen_last_layer", "boosting"),
+                 description="the poster's scale and regime: full CIFAR-10, width 64, fast recipe, batch 500, bf16, "
+                 "trained until the gap-0 nets fit their training set (length from a measured probe on the GPU); "
+                 "claims 1 and 3, the strong baseline (S1/S2), boosting with the 4 main rules x 5 members, 3 seeds"),
+    "paper": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="authors", epochs=50,
+                  batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2),
+                  boost_seeds=(0, 1, 2), gap_mults=None,
+                  gap_abs=tuple(float(g) for g in np.geomspace(0.1, 250, 20)), heads=HEADS_FULL,
+                  archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64, members=15,
+                  rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000, lengths=(10, 25, 50, 100),
+                  experiments=EXPERIMENTS,
+                  description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members): GPU-hours"),
+}
+# The authors' own protocol: their code trains on the first 45k training images and reports "test"
+# on the last 5k *training* images (spec, "Checked against the authors' published code").  A profile
+# of its own, so its rows never mix with the standard split's; every row records split="authors".
+PROFILES["paper_authors"] = dict(PROFILES["paper"], split="authors", description="the paper profile on the "
+                                 "authors' code's split: train on the first 45k CIFAR-10 training images, "
+                                 "'test' on the last 5k training images (not the CIFAR-10 test set)")
+for _p in PROFILES.values():
+    for _k, _v in _DEFAULTS.items():
+        _p.setdefault(_k, _v)
+# Which profile a page shows when several have rows: the poster's regime first (paper, full and interp
+# fit their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
+PROFILE_RANK = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")
+# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5 (boosting).
+SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
