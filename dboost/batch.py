@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import json
 import os
 import shutil
 import sys
@@ -34,7 +35,7 @@ from pathlib import Path
 from . import executors, experiments, registry
 from .config import PROFILE_RANK, PROFILES
 from .executors import EXECUTORS
-from .results import Store, atomic_write_bytes, check_runs_root, clean_stale_temps, runs_root
+from .results import Store, atomic_write_bytes, atomic_write_text, check_runs_root, clean_stale_temps, runs_root
 from .train import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -99,6 +100,8 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
     with cpu_threads(threads):  # refuses a bad count before anything is written
         # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
         prepare(profile, only)
+        if train and cfgs:
+            write_config(profile, next(iter(cfgs.values())).p, overrides)
         times = {}
         if executor not in EXECUTORS:
             raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
@@ -157,6 +160,18 @@ def prepare(profile: str, only) -> None:
             print(f"[dboost.batch] {profile}/{e}: removed {len(gone)} stale temporary file(s) of killed runs", flush=True)
         if st.sync_csv():
             print(f"[dboost.batch] {profile}/{e}: results.csv did not match the rows; rebuilt from them", flush=True)
+
+
+def config_path(profile: str) -> Path:
+    return runs_root() / profile / "config.json"
+
+
+def write_config(profile: str, p, overrides: dict) -> None:
+    """The resolved settings of this training run, beside its rows (atomically): what the rows were
+    trained with, readable without the code that defined the profile (``dboost.config.resolve``)."""
+    text = json.dumps(dict(profile=profile, overrides=overrides, settings=p.settings()), indent=1, sort_keys=True,
+                      default=str)
+    atomic_write_text(config_path(profile), text + "\n")
 
 
 def _sources() -> list[tuple[str, str, Path]]:

@@ -10,7 +10,7 @@ A, and the two halves' metrics are averaged (weighted by their sizes).  Every nu
 function of the committed float16 test logits (``runs/<profile>/units/outputs/``) and the data
 set's test labels.
 
-    python -m dboost.calibration --profile interp     # adds `test_cal` to every row with logits
+    dboost calibrate --profile interp     # adds `test_cal` to every row with logits (dboost.cli)
 """
 from __future__ import annotations
 
@@ -154,28 +154,8 @@ def _members(row: dict, by_key: dict) -> list | None:
     return keys[::-1] if len(keys) == row.get("members") else None
 
 
-def main(argv=None) -> int:
-    import argparse
-
-    ap = argparse.ArgumentParser(prog="python -m dboost.calibration", description=__doc__.split("\n")[0])
-    ap.add_argument("--profile", required=True)
-    ap.add_argument("--data-root", default=None)
-    a = ap.parse_args(argv)
-    from . import experiments
-    exp = experiments.PROFILES[a.profile]["experiments"][0] if a.profile in experiments.PROFILES else "gap_sweep"
-    cfg = experiments.configure(exp, profile=a.profile, data_root=a.data_root, progress=False)  # validates first
-    counts = backfill(a.profile, cfg.test_set.y.numpy())
-    results_csv_sync(a.profile)
-    print(f"[dboost.calibration] {a.profile}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    return 0
-
-
 def results_csv_sync(profile: str) -> None:
     from .results import Store, runs_root
     for folder in sorted((runs_root() / profile).iterdir()):
         if (folder / "rows").is_dir():
             Store(profile, folder.name).sync_csv()
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

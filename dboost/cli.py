@@ -37,11 +37,26 @@ def _plan(a: argparse.Namespace) -> int:
     return 0
 
 
+def _calibrate(a: argparse.Namespace) -> int:
+    """Backfill ``test_cal`` (:mod:`dboost.calibration`) into every stored row of a profile with logits."""
+    from . import calibration, experiments
+    try:
+        exp = PROFILES[a.profile]["experiments"][0] if a.profile in PROFILES else "gap_sweep"
+        cfg = experiments.configure(exp, profile=a.profile, data_root=a.data_root, progress=False)  # validates first
+    except (ValueError, FileNotFoundError) as e:
+        print(f"dboost calibrate: error: {e}", file=sys.stderr)
+        return 2
+    counts = calibration.backfill(a.profile, cfg.test_set.y.numpy())
+    calibration.results_csv_sync(a.profile)
+    print(f"[dboost calibrate] {a.profile}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="dboost", description="Boosting deep nets with a discounted loss: run, plan "
                                  "and render the replication's experiments.",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
-    sub = ap.add_subparsers(dest="command", metavar="{run,plan,render}", required=True)
+    sub = ap.add_subparsers(dest="command", metavar="{run,plan,render,calibrate}", required=True)
     batch.add_arguments(sub.add_parser("run", help="train what is missing, execute the notebooks, publish the book's "
                                        "pages (python -m dboost.batch)"))
     p = sub.add_parser("plan", help="list the units a run would train, per round; trains nothing")
@@ -54,9 +69,15 @@ def main(argv=None) -> int:
                        "nothing (dboost run --no-train)")
     batch.add_arguments(r)
     r.set_defaults(no_train=True)
+    c = sub.add_parser("calibrate", help="add the temperature-scaled NLL and ECE (test_cal) to every stored row "
+                       "with logits; trains nothing")
+    c.add_argument("--profile", required=True)
+    c.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA)")
     a = ap.parse_args(argv)
     if a.command == "plan":
         return _plan(a)
+    if a.command == "calibrate":
+        return _calibrate(a)
     return batch.execute(a)
 
 

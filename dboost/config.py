@@ -6,6 +6,8 @@ comparable to another run of the same profile.  Imports no torch: the pages, the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, fields, replace
+
 import numpy as np
 
 from .registry import EXPERIMENTS
@@ -35,30 +37,123 @@ _BOOST_EXTRA = ("mean_margin", "constant_by_last", "constant_mean_cumulative")
 # Every size of every profile.  gap_mults: gaps as multiples of the gap-0 model's train mean
 # margin m0 (scale-free, so the same grid means the same thing at width 8 and at width 64);
 # the paper profile uses the authors' absolute grid instead (20 gaps, log-spaced 0.1..250).
-# Settings a profile leaves out take these defaults (the profiles run before they existed).
-_DEFAULTS = dict(
-    precision=None,      # None: bf16 autocast on CUDA, fp32 on a CPU; "bf16"/"fp32" to fix it
-    split="standard",    # "standard": CIFAR's 50k/10k; "authors": their code's first 45k / last 5k of train
-    grid="full",         # "full": every gap_mults point on every `seeds`; "adaptive": see _gap_sweep
-    gap_mult_max=64.0,   # the adaptive grid doubles its top point while the best is there, up to this
-    lengths=None,        # training-length study: epochs per length (None: not part of the profile)
-    length_heads=LENGTH_HEADS,
+# Settings a profile leaves out take the defaults below (the profiles run before they existed).
+@dataclass(frozen=True)
+class Profile:
+    """Every setting of one profile; validates itself on construction (one-line ValueErrors).
+
+    Read like a mapping too (``p["epochs"]``): the experiments and the pages were written against
+    the dicts this replaces.  What needs torch to check (the recipe, rule and compile names, the
+    seeds' types) is checked by :func:`resolve`, so that building the profiles imports no torch.
+    """
+    name: str
+    dataset: str
+    n_train: int | None
+    n_test: int | None
+    arch: str
+    width: int
+    recipe: str
+    epochs: int
+    batch_size: int
+    seeds: tuple
+    claim_seeds: tuple
+    arch_seeds: tuple
+    boost_seeds: tuple
+    gap_mults: tuple | None
+    gap_abs: tuple | None
+    heads: list                # (label, build kw, train kw) of each head variant
+    archs: tuple
+    arch_width: int
+    members: int
+    rules: tuple
+    min_width_n: int
+    description: str
+    precision: str | None = None   # None: bf16 autocast on CUDA, fp32 on a CPU; "bf16"/"fp32" to fix it
+    split: str = "standard"        # "standard": CIFAR's 50k/10k; "authors": their code's first 45k / last 5k of train
+    grid: str = "full"             # "full": every gap_mults point on every `seeds`; "adaptive": see experiments.gap_sweep
+    gap_mult_max: float = 64.0     # the adaptive grid doubles its top point while the best is there, up to this
+    lengths: tuple | None = None   # training-length study: epochs per length (None: not part of the profile)
+    length_heads: tuple = LENGTH_HEADS
     # data-size study (issue 19): training-set sizes, each with its own steps; seeds draw their own subset
-    sizes=None,          # training-set sizes (None: not part of the profile)
-    size_steps=None,     # optimiser steps to try first per size (doubled on seed 0 until gap 0 fits)
-    size_seeds=(0, 1, 2),
-    size_heads=("freeze_last x10",),
-    size_fit=0.99,       # "fits its training set": gap-0 train accuracy at least this
-    size_max_doublings=2,
-    resample_n=None,     # at this size (the profile's n_train), resample_seeds and every size_head +
-    resample_seeds=(),   # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
-    resample_heads=(),
-    experiments=("gap_sweep", "frozen_last_layer", "architectures", "boosting"),
+    sizes: tuple | None = None     # training-set sizes (None: not part of the profile)
+    size_steps: tuple | None = None  # optimiser steps to try first per size (doubled on seed 0 until gap 0 fits)
+    size_seeds: tuple = (0, 1, 2)
+    size_heads: tuple = ("freeze_last x10",)
+    size_fit: float = 0.99         # "fits its training set": gap-0 train accuracy at least this
+    size_max_doublings: int = 2
+    resample_n: int | None = None  # at this size (the profile's n_train), resample_seeds and every size_head +
+    resample_seeds: tuple = ()     # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
+    resample_heads: tuple = ()
+    experiments: tuple = ("gap_sweep", "frozen_last_layer", "architectures", "boosting")
     # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
     # not part of a unit's key (like the executor); each unit row records the mode it trained with.
-    compile=False,
-)
-PROFILES: dict[str, dict] = {
+    compile: object = False
+    threads: int | None = None     # CPU threads the batch runner fixes for this profile (None: torch's default)
+
+    def __post_init__(self):
+        for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):
+            if int(self[k]) != self[k] or self[k] < 1:
+                raise ValueError(f"{k} must be a positive int; got {self[k]!r}")
+        for k in ("n_train", "n_test"):
+            if self[k] is not None and (int(self[k]) != self[k] or self[k] < 1):
+                raise ValueError(f"{k} must be a positive int or None; got {self[k]!r}")
+        if self.precision not in (None, "bf16", "fp32"):
+            raise ValueError(f"precision must be 'bf16', 'fp32' or None; got {self.precision!r}")
+        if self.grid not in ("full", "adaptive"):
+            raise ValueError(f"grid must be 'full' or 'adaptive'; got {self.grid!r}")
+        if self.grid == "adaptive" and not self.gap_mults:
+            raise ValueError("an adaptive grid needs gap_mults (multiples of m0); gap_abs grids are always full")
+        if self.split not in ("standard", "authors"):
+            raise ValueError(f"split must be 'standard' or 'authors'; got {self.split!r}")
+
+    def __getitem__(self, key: str):
+        if key not in SETTINGS:
+            raise KeyError(key)
+        return getattr(self, key)
+
+    def get(self, key: str, default=None):
+        return getattr(self, key) if key in SETTINGS else default
+
+    def settings(self) -> dict:
+        """Every setting by name (JSON-ready apart from tuples, which json writes as lists)."""
+        return {k: getattr(self, k) for k in SETTINGS}
+
+
+SETTINGS = tuple(f.name for f in fields(Profile) if f.name != "name")
+
+
+def resolve(profile: str | Profile, overrides: dict | None = None, seeds=None) -> Profile:
+    """The profile ``profile`` with ``overrides`` (``--set``, a worker's copy of its driver's) and, if
+    given, ``seeds`` for every seed list -- validated, before any data is loaded or anything trains.
+
+    The one place the CLI, the pages (papermill parameters) and the workers turn a profile name and
+    settings into the settings a run uses.
+    """
+    from .rules import RULES
+    from .train import RECIPES, check_compile, check_seeds
+    if isinstance(profile, str) or not isinstance(profile, Profile):
+        if not isinstance(profile, str) or profile not in PROFILES:
+            raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
+        profile = PROFILES[profile]
+    overrides = dict(overrides or {})
+    for k in overrides:
+        if k not in SETTINGS:
+            raise ValueError(f"unknown profile setting {k!r}; settings: {', '.join(SETTINGS)}")
+    if seeds is not None:
+        overrides.update(dict.fromkeys(SEED_KEYS, check_seeds(seeds)))
+    p = replace(profile, **overrides)
+    for k in SEED_KEYS:
+        check_seeds(p[k], k)
+    if p.recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {p.recipe!r}; known: {', '.join(RECIPES)}")
+    for r in p.rules:
+        if r not in RULES:
+            raise ValueError(f"unknown rule {r!r}; known: {', '.join(RULES)}")
+    check_compile(p.compile)
+    return p
+
+
+_SETTINGS: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
                   batch_size=50, seeds=(0,), claim_seeds=(0,), arch_seeds=(0,), boost_seeds=(0,),
                   gap_mults=(0.25, 1.0, 4.0), gap_abs=None,
@@ -133,12 +228,10 @@ PROFILES: dict[str, dict] = {
 # The authors' own protocol: their code trains on the first 45k training images and reports "test"
 # on the last 5k *training* images (spec, "Checked against the authors' published code").  A profile
 # of its own, so its rows never mix with the standard split's; every row records split="authors".
-PROFILES["paper_authors"] = dict(PROFILES["paper"], split="authors", description="the paper profile on the "
-                                 "authors' code's split: train on the first 45k CIFAR-10 training images, "
-                                 "'test' on the last 5k training images (not the CIFAR-10 test set)")
-for _p in PROFILES.values():
-    for _k, _v in _DEFAULTS.items():
-        _p.setdefault(_k, _v)
+_SETTINGS["paper_authors"] = dict(_SETTINGS["paper"], split="authors", description="the paper profile on the "
+                                  "authors' code's split: train on the first 45k CIFAR-10 training images, "
+                                  "'test' on the last 5k training images (not the CIFAR-10 test set)")
+PROFILES: dict[str, Profile] = {name: Profile(name=name, **kw) for name, kw in _SETTINGS.items()}
 # Which profile a page shows when several have rows: the poster's regime first (paper, full and interp
 # fit their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
 PROFILE_RANK = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")

@@ -218,12 +218,8 @@ def margin_summary(m: torch.Tensor) -> dict:
 # ----------------------------------------------------------------------------- models
 
 def _is_ensemble(obj) -> bool:
-    try:
-        from .boost import Ensemble
-        if isinstance(obj, Ensemble):
-            return True
-    except ImportError:  # boost.py not there yet: fall back to duck typing
-        pass
+    """A :class:`dboost.boost.Ensemble` or anything shaped like one -- by its attributes, so that
+    metrics (which boost uses) need not import boost."""
     return hasattr(obj, "members") and hasattr(obj, "member_logits")
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from . import poster
 from .analysis import fmt, stats
 from .config import PROFILE_RANK
-from .results import Store, runs_root
+from .analysis.rows import row_list, rows, runs_root, unit_row
 
 METRICS = fmt.METRIC_NAMES  # column -> label; the claims' metrics first
 HIGHER_IS_BETTER = {m: False for m in fmt.LOWER_IS_BETTER}
@@ -42,11 +42,6 @@ PM_NOTE = (f"± is the sample standard deviation over seeds (n − 1 in the deno
 
 
 # ----------------------------------------------------------------------------- loading
-
-def rows(experiment: str, profile: str) -> pd.DataFrame:
-    rs = [r for r in Store(profile, experiment).rows() if r.get("profile") == profile]
-    return pd.json_normalize(rs, sep="_") if rs else pd.DataFrame()
-
 
 def best_profile(experiment: str) -> str | None:
     """The best profile with results for ``experiment`` (the order of ``experiments.PROFILE_RANK``)."""
@@ -108,13 +103,12 @@ def rerun_cost(profile: str, experiment: str) -> dict:
     longest length of the training-length study -- counted once), the sum of their training wall
     times in seconds, and the hardware they record.  A boosting row's own env is where its ensemble
     was scored; its member trained where the member's unit row says."""
-    units = Store(profile, "units")
     nets = {}  # network -> (seconds, hardware)
-    for r in Store(profile, experiment).rows():
+    for r in row_list(experiment, profile):
         wall = r.get("member_wall_time_s", r.get("train_wall_time_s"))
         if wall is None:
             continue
-        env = (units.get(r["member_unit"]) or {}).get("env", {}) if r.get("member_unit") else r.get("env", {})
+        env = (unit_row(profile, r["member_unit"]) or {}).get("env", {}) if r.get("member_unit") else r.get("env", {})
         t = env.get("cpu_threads", "?")
         hw = (f"CPU ({t} thread{'s' * (t != 1)})" if env.get("device") == "cpu"
               else f"{env.get('hardware', '?')} ({env.get('device', '?')})")

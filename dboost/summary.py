@@ -6,7 +6,8 @@ import pandas as pd
 
 from . import analysis, poster, report
 from .analysis import fmt
-from .config import PROFILES
+from .config import PROFILE_RANK, PROFILES
+from .registry import EXPERIMENTS
 
 
 def _load(experiment, profile=None):
@@ -18,8 +19,6 @@ def _load(experiment, profile=None):
 
 def profiles_with_results() -> list[str]:
     """Profiles holding rows of any experiment, best first (``experiments.PROFILE_RANK``)."""
-    from .config import PROFILE_RANK
-    from .registry import EXPERIMENTS
     from .results import runs_root
     return [p for p in PROFILE_RANK if any((runs_root() / p / e / "results.csv").exists() for e in EXPERIMENTS)]
 
@@ -241,7 +240,6 @@ def data_size_verdict(profile: str = "interp") -> str:
 
 def scale_note(profiles=None) -> str:
     """How the scale of ``profiles`` (default: those the best-available table uses) differs from the poster's."""
-    from .registry import EXPERIMENTS
     used = sorted(profiles or {p for p in (report.best_profile(e) for e in EXPERIMENTS) if p})
     if not used:
         return "*No runs yet: run `python -m dboost.batch --profile smoke` (or cpu / gpu).*"
@@ -257,7 +255,6 @@ def provenance_all(profiles=None) -> str:
     """One provenance line per experiment: of the best profile of each (default), or of every
     experiment that ``profiles`` have rows for."""
     out = []
-    from .registry import EXPERIMENTS
     for e in EXPERIMENTS:
         if profiles is None:
             df, p = _load(e)

@@ -88,3 +88,7 @@ def test_backfill_equals_training_time_values_and_is_idempotent(tmp_path, monkey
     boost = [json.loads(p.read_text()) for p in (tmp_path / "smoke" / "boosting" / "rows").glob("*.json")]
     assert boost and all("test_cal" in r for r in boost)
     assert cal.backfill("smoke", y) == dict(units=0, experiment_rows=0, boosting_rows=0, without_logits=0)
+    from dboost import cli  # the command line: validates the profile and data, then the same backfill
+    assert cli.main(["calibrate", "--profile", "smoke"]) == 0
+    assert all(json.loads(p.read_text())["test_cal"] == before[p] for p in rows)
+    assert cli.main(["calibrate", "--profile", "nope"]) == 2

@@ -96,6 +96,9 @@ def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
         rows = [json.loads(p.read_text()) for p in sorted((runs / "smoke" / "toy" / "rows").glob("*.json"))]
         assert sorted(r["gap_label"] for r in rows) == ["0", "0", "m0", "m0"]
         assert {r["experiment"] for r in rows} == {"toy"}
+        written = json.loads((runs / "smoke" / "config.json").read_text())  # the resolved settings, beside the rows
+        assert written["overrides"]["claim_seeds"] == [0, 1] and written["settings"]["claim_seeds"] == [0, 1]
+        assert written["settings"]["width"] == experiments.PROFILES["smoke"].width
         units = {p.stem: json.loads(p.read_text()) for p in (runs / "smoke" / "units" / "rows").glob("*.json")}
         assert {r["unit"] for r in rows} == set(units)  # each row is one unit, keyed like every other
         for r in rows:

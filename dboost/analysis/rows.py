@@ -20,16 +20,32 @@ def runs_root() -> Path:
     return Path(env) if env else Path(__file__).resolve().parents[2] / "runs"
 
 
-def rows(experiment: str, profile: str) -> pd.DataFrame:
-    """Every row of ``runs/<profile>/<experiment>/rows/`` (nested fields joined by ``_``: ``test_acc``)."""
+def _read(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: damaged row ({e}); delete it to retrain that model") from None
+
+
+def row_list(experiment: str, profile: str) -> list[dict]:
+    """Every row of ``runs/<profile>/<experiment>/rows/`` of that profile, as stored."""
     out = []
     for path in sorted((runs_root() / profile / experiment / "rows").glob("*.json")):
-        try:
-            r = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as e:
-            raise ValueError(f"{path}: damaged row ({e}); delete it to retrain that model") from None
+        r = _read(path)
         if isinstance(r, dict) and r.get("profile") == profile:
             out.append(r)
+    return out
+
+
+def unit_row(profile: str, key: str) -> dict | None:
+    """The row of unit ``key`` of ``profile`` (None if there is none)."""
+    path = runs_root() / profile / "units" / "rows" / f"{key}.json"
+    return _read(path) if path.exists() else None
+
+
+def rows(experiment: str, profile: str) -> pd.DataFrame:
+    """Every row of ``runs/<profile>/<experiment>/rows/`` (nested fields joined by ``_``: ``test_acc``)."""
+    out = row_list(experiment, profile)
     return pd.json_normalize(out, sep="_") if out else pd.DataFrame()
 
 

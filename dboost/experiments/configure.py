@@ -14,17 +14,16 @@ from dataclasses import dataclass, field
 
 from .. import data as data_mod
 from .. import registry
-from ..config import PROFILES, SEED_KEYS
+from ..config import Profile, resolve
 from ..results import Store, check_runs_root
-from ..rules import RULES
-from ..train import RECIPES, check_compile, check_device, check_seeds
+from ..train import RECIPES, check_device
 
 
 @dataclass
 class Config:
     experiment: str
     profile: str
-    p: dict
+    p: Profile                   # the resolved settings (dboost.config.resolve)
     device: str
     train_set: data_mod.Split
     test_set: data_mod.Split
@@ -68,41 +67,10 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     for this experiment and for the units (:meth:`dboost.results.Store.check`).
     """
     exp = registry.get(experiment).load()  # one clear error for an unknown experiment
-    if not isinstance(profile, str) or profile not in PROFILES:
-        raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")
-    p = dict(PROFILES[profile])
-    for k, v in overrides.items():
-        if k not in p:
-            raise ValueError(f"unknown profile setting {k!r}; settings: {', '.join(p)}")
-        p[k] = v
+    p = resolve(profile, overrides, seeds=seeds)  # the settings, validated (dboost.config.Profile)
     if experiment not in p["experiments"]:
         raise ValueError(f"experiment {experiment!r} is not part of profile {profile!r} "
                          f"(its experiments: {', '.join(p['experiments'])})")
-    if seeds is not None:
-        seeds = check_seeds(seeds)
-        p.update(dict.fromkeys(SEED_KEYS, seeds))
-    for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):
-        if int(p[k]) != p[k] or p[k] < 1:
-            raise ValueError(f"{k} must be a positive int; got {p[k]!r}")
-    for k in ("n_train", "n_test"):
-        if p[k] is not None and (int(p[k]) != p[k] or p[k] < 1):
-            raise ValueError(f"{k} must be a positive int or None; got {p[k]!r}")
-    for k in SEED_KEYS:
-        check_seeds(p[k], k)
-    if p["recipe"] not in RECIPES:
-        raise ValueError(f"unknown recipe {p['recipe']!r}; known: {', '.join(RECIPES)}")
-    for r in p["rules"]:
-        if r not in RULES:
-            raise ValueError(f"unknown rule {r!r}; known: {', '.join(RULES)}")
-    check_compile(p["compile"])
-    if p["precision"] not in (None, "bf16", "fp32"):
-        raise ValueError(f"precision must be 'bf16', 'fp32' or None; got {p['precision']!r}")
-    if p["grid"] not in ("full", "adaptive"):
-        raise ValueError(f"grid must be 'full' or 'adaptive'; got {p['grid']!r}")
-    if p["grid"] == "adaptive" and not p["gap_mults"]:
-        raise ValueError("an adaptive grid needs gap_mults (multiples of m0); gap_abs grids are always full")
-    if p["split"] not in ("standard", "authors"):
-        raise ValueError(f"split must be 'standard' or 'authors'; got {p['split']!r}")
     if hasattr(exp, "check"):  # the experiment's own settings
         exp.check(p, profile)
     dev = check_device(device)
