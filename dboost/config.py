@@ -237,3 +237,71 @@ PROFILES: dict[str, Profile] = {name: Profile(name=name, **kw) for name, kw in _
 PROFILE_RANK = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")
 # Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5 (boosting).
 SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
+
+# ----------------------------------------------------------------------------- the setup page's table
+
+TABLE_PROFILES = ("smoke", "interp", "cpu", "gpu", "paper")  # the columns of book/setup.md's table
+_TABLE_START = "<!-- profile table: generated from dboost/config.py by `python -m dboost.config --write-setup`; do not edit -->"
+_TABLE_END = "<!-- end of the profile table -->"
+
+
+def _gaps_cell(p: Profile) -> str:
+    if not p.gap_mults:
+        return f"m0, and {len(p.gap_abs)} gaps log-spaced {min(p.gap_abs):g} … {max(p.gap_abs):g}"
+    cell = ", ".join(f"{k:g}" for k in p.gap_mults) + " × m0" + ("" if 1.0 in p.gap_mults else " and m0")
+    return cell + ("; top doubled while best (adaptive)" if p.grid == "adaptive" else "")
+
+
+def profile_table(names=TABLE_PROFILES) -> str:
+    """book/setup.md's table of the profiles' settings (Markdown), from the profiles themselves."""
+    ps = [PROFILES[n] for n in names]
+    cifar = lambda p: p.dataset == "cifar10"  # noqa: E731
+    seeds = lambda s: ", ".join(map(str, s))  # noqa: E731
+    rows = {
+        "data": [("CIFAR-10" if cifar(p) else p.dataset) for p in ps],
+        "training images": [f"{p.n_train or 50_000:,}" + (" (balanced subset)" if cifar(p) and p.n_train else "")
+                            for p in ps],
+        "test images": [f"{p.n_test or 10_000:,}" for p in ps],
+        "ResNet9 width": [str(p.width) for p in ps],
+        "recipe": [f"`{p.recipe}`" for p in ps],
+        "epochs": [str(p.epochs) for p in ps],
+        "batch size": [str(p.batch_size) for p in ps],
+        "grid seeds": [seeds(p.seeds) for p in ps],
+        "claim seeds (paired)": [seeds(p.claim_seeds) for p in ps],
+        "architecture seeds": [seeds(p.arch_seeds) for p in ps],
+        "boosting seeds": [seeds(p.boost_seeds) for p in ps],
+        "gaps (besides 0)": [_gaps_cell(p) for p in ps],
+        "head variants": [str(len(p.heads)) for p in ps],
+        "architectures (width)": [f"{len(p.archs)} (w = {p.arch_width}"
+                                  + ("" if "architectures" in p.experiments else "; study not run") + ")" for p in ps],
+        "boosting members": [str(p.members) for p in ps],
+        "boosting rules": [str(len(p.rules)) for p in ps],
+        "minimum-width samples": [f"{p.min_width_n:,}" for p in ps],
+        # the profiles without a subset are GPU profiles: bf16 is the trainer's CUDA default
+        "precision": [p.precision or ("bf16 (CUDA default)" if p.n_train is None else "fp32 (CPU default)") for p in ps],
+        "training lengths (epochs)": [seeds(p.lengths) if p.lengths else "–" for p in ps],
+    }
+    lines = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- " * (len(names) + 1) + "|"]
+    lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]
+    return "\n".join(lines)
+
+
+def setup_page_with_table(text: str) -> str:
+    """``text`` (book/setup.md) with the generated table between its markers."""
+    if text.count(_TABLE_START) != 1 or text.count(_TABLE_END) != 1:
+        raise ValueError("book/setup.md must hold the profile table's start and end markers once each")
+    head, rest = text.split(_TABLE_START)
+    _, tail = rest.split(_TABLE_END)
+    return f"{head}{_TABLE_START}\n\n{profile_table()}\n\n{_TABLE_END}{tail}"
+
+
+if __name__ == "__main__":
+    import sys
+    from pathlib import Path
+    if sys.argv[1:] != ["--write-setup"]:
+        raise SystemExit("usage: python -m dboost.config --write-setup   (rewrites book/setup.md's profile table)")
+    page = Path(__file__).resolve().parents[1] / "book" / "setup.md"
+    new = setup_page_with_table(page.read_text())
+    if new != page.read_text():
+        page.write_text(new)
+    print(f"{page}: profile table up to date")

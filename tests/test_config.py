@@ -3,6 +3,7 @@ become the settings of a run."""
 import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -55,3 +56,20 @@ def test_every_profile_lists_registered_experiments_and_reads_without_torch():
     code = "import sys, dboost.config; assert 'torch' not in sys.modules, 'torch imported'"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_setup_page_table_is_generated_and_up_to_date():
+    page = (Path(__file__).resolve().parents[1] / "book" / "setup.md").read_text()
+    assert config.setup_page_with_table(page) == page, "run: python -m dboost.config --write-setup"
+    assert config.profile_table() in page
+
+
+def test_the_table_follows_the_profiles(monkeypatch):
+    monkeypatch.setitem(PROFILES, "cpu", dataclasses.replace(PROFILES["cpu"], width=32, lengths=(3, 6),
+                                                             gap_mults=(0.5, 2.0), grid="adaptive"))
+    rows = {l.split(" | ")[0].strip("| "): l.strip("|").split(" | ")[1:] for l in config.profile_table().splitlines()}
+    i = config.TABLE_PROFILES.index("cpu")
+    assert rows["ResNet9 width"][i].strip() == "32" and rows["training lengths (epochs)"][i].strip() == "3, 6"
+    assert rows["gaps (besides 0)"][i].strip() == "0.5, 2 × m0 and m0; top doubled while best (adaptive)"
+    with pytest.raises(ValueError, match="markers once each"):
+        config.setup_page_with_table("no table here")
