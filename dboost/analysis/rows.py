@@ -10,7 +10,7 @@ import pandas as pd
 
 # Best first: the poster's regime before scale.  Must equal ``experiments.PROFILE_RANK`` (a test
 # holds them together; experiments imports torch, so the order cannot be imported from there).
-PROFILE_ORDER = ("paper", "interp", "gpu", "cpu", "paper_authors", "smoke")
+PROFILE_ORDER = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")
 
 
 def runs_root() -> Path:
