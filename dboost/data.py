@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import dataclasses
+
 import torch
 
 # Per-channel statistics of the CIFAR-10 training set, in 0..255 units (the data README's values).
@@ -41,6 +43,11 @@ class Split:
     y: torch.Tensor  # int64 (N,)
     num_classes: int
     name: str = ""
+    # Per-channel normalisation (0..255 units) the trainer and predictions apply: the statistics of
+    # the data set's *training* split, carried by both splits and every subset.  CIFAR-10's by
+    # default (synthetic data uses them too, so its nets train exactly as before this field existed).
+    mean: tuple = CIFAR10_MEAN
+    std: tuple = CIFAR10_STD
 
     def __post_init__(self):
         if self.x.dtype != torch.uint8 or self.x.dim() != 4 or self.x.shape[1] != 3:
@@ -78,7 +85,7 @@ class Split:
         else:
             idx = torch.randperm(len(self), generator=g)[:n]
         idx = idx.sort().values  # keep the original relative order
-        return Split(self.x[idx], self.y[idx], self.num_classes, f"{self.name}[{n}]")
+        return Split(self.x[idx], self.y[idx], self.num_classes, f"{self.name}[{n}]", self.mean, self.std)
 
     def describe(self) -> dict:
         return {"name": self.name, "n": len(self), "num_classes": self.num_classes}
@@ -225,8 +232,8 @@ def authors_split(train: Split) -> tuple[Split, Split]:
     if n_test < 1:
         raise ValueError(f"the authors' split needs >= 10 training images (last 10 % as test); got {n}")
     k = n - n_test
-    return (Split(train.x[:k], train.y[:k], train.num_classes, f"{train.name}-authors[:{k}]"),
-            Split(train.x[k:], train.y[k:], train.num_classes, f"{train.name}-authors[{k}:]"))
+    return (Split(train.x[:k], train.y[:k], train.num_classes, f"{train.name}-authors[:{k}]", train.mean, train.std),
+            Split(train.x[k:], train.y[k:], train.num_classes, f"{train.name}-authors[{k}:]", train.mean, train.std))
 
 
 def _apply_split(pair: tuple[Split, Split], split: str) -> tuple[Split, Split]:
@@ -277,8 +284,16 @@ def cifar100(root=None, download: bool = True) -> tuple[Split, Split]:
     except Exception as e:
         raise FileNotFoundError(f"CIFAR-100 not found under {root} and could not be downloaded ({e}). "
                                 "Set DBOOST_DATA or pass root= to a folder holding 'cifar-100-python'.") from None
-    return (_split(tr.data, np.asarray(tr.targets), "cifar100-train", 100),
-            _split(te.data, np.asarray(te.targets), "cifar100-test", 100))
+    train, test = (_split(tr.data, np.asarray(tr.targets), "cifar100-train", 100),
+                   _split(te.data, np.asarray(te.targets), "cifar100-test", 100))
+    mean, std = channel_stats(train.x)  # CIFAR-100's own statistics, not CIFAR-10's
+    return (dataclasses.replace(train, mean=mean, std=std), dataclasses.replace(test, mean=mean, std=std))
+
+
+def channel_stats(x: torch.Tensor) -> tuple[tuple, tuple]:
+    """Per-channel mean and (population) standard deviation of uint8 images (N, 3, H, W), 0..255 units."""
+    xf = x.double().transpose(0, 1).reshape(x.shape[1], -1)
+    return tuple(float(v) for v in xf.mean(1)), tuple(float(v) for v in xf.std(1, unbiased=False))
 
 
 # ----------------------------------------------------------------------------- synthetic

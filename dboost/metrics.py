@@ -277,7 +277,9 @@ def evaluate(model_or_ensemble, data, batch_size: int = 1000, device=None) -> di
                      ensemble, log p_y - max_{j != y} log p_j.
     """
     x, y = _xy(data)
-    scores, n_members = _scores_of(model_or_ensemble, x, batch_size, device)
+    from .data import Split
+    # a Split carries its data set's normalisation (CIFAR-100's own statistics, not CIFAR-10's)
+    scores, n_members = _scores_of(model_or_ensemble, data if isinstance(data, Split) else x, batch_size, device)
     return evaluate_scores(scores, y, n_members)
 
 
@@ -323,18 +325,14 @@ def _chunks(n: int, size: int) -> list[tuple[int, int]]:
     return out
 
 
-def _normalise_input(x: torch.Tensor, device) -> torch.Tensor:
-    try:
-        from .train import to_input
-    except ImportError:
-        from .data import CIFAR10_MEAN, CIFAR10_STD
-        x = x.to(device)
-        if x.dtype == torch.uint8:
-            mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
-            std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
-            x = (x.float() - mean) / std
-        return x
-    return to_input(x, device).contiguous()
+def _norm(data) -> dict:
+    """The normalisation a data set carries (a Split's mean/std), for :func:`dboost.train.to_input`."""
+    return {k: getattr(data, k) for k in ("mean", "std") if hasattr(data, k)}
+
+
+def _normalise_input(x: torch.Tensor, device, norm: dict | None = None) -> torch.Tensor:
+    from .train import to_input
+    return to_input(x, device, **(norm or {})).contiguous()
 
 
 def min_width(model: nn.Module, data, n: int = 1000, batch_size: int = 100, device=None) -> float:
@@ -394,7 +392,7 @@ def min_width(model: nn.Module, data, n: int = 1000, batch_size: int = 100, devi
         try:
             with torch.no_grad():
                 for a, b in _chunks(x.shape[0], batch_size):
-                    net(_normalise_input(x[a:b], device).to(dtype))
+                    net(_normalise_input(x[a:b], device, _norm(data)).to(dtype))
         finally:
             for m, mom in saved:
                 m.momentum = mom
@@ -413,7 +411,7 @@ def min_width(model: nn.Module, data, n: int = 1000, batch_size: int = 100, devi
     norms = []
     use_vmap = True
     for a, b in _chunks(x.shape[0], batch_size):
-        xb = _normalise_input(x[a:b], device).to(dtype)
+        xb = _normalise_input(x[a:b], device, _norm(data)).to(dtype)
         yb = y[a:b].to(device)
         if use_vmap:
             try:
@@ -465,7 +463,7 @@ def logged_style_mean_margin(model: nn.Module, data, *, batch_size: int, crop_pa
         torch.manual_seed(seed)
         for a, b in _chunks(x.shape[0], batch_size):  # no batch of one: train-mode BatchNorm needs two
             xb = augment(x[a:b].to(dev), crop_pad, flip, gen, **augment_kw)
-            logits = net(to_input(xb, dev)).float()
+            logits = net(to_input(xb, dev, **_norm(data))).float()
             yb = y[a:b].to(dev)
             true = logits.gather(1, yb[:, None]).squeeze(1)
             other = logits.scatter(1, yb[:, None], -1.0).amax(1)  # the authors' mask: -1, not -inf

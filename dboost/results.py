@@ -225,12 +225,25 @@ def _flatten(d: dict, prefix: str = "") -> dict:
 _ENV_CACHE: dict = {}
 
 
+def _cpu_model() -> str:
+    """The CPU's model name and whether it has native bf16 (float kernels, and bf16 speed, differ
+    between e.g. AMD EPYC and Intel Xeon: rows must say which trained them)."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return platform.processor() or platform.machine()
+    name = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "")
+    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
+    bf16 = [f for f in ("avx512_bf16", "amx_bf16") if f in flags]
+    return f"{name or platform.machine()} ({platform.machine()}; native bf16: {', '.join(bf16) if bf16 else 'no'})"
+
+
 def environment(device=None) -> dict:
     """Hardware, library versions and git commit: recorded in every row."""
     dev = str(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if dev not in _ENV_CACHE:
         import torchvision
-        hw = torch.cuda.get_device_name(0) if dev.startswith("cuda") else (platform.processor() or platform.machine())
+        hw = torch.cuda.get_device_name(0) if dev.startswith("cuda") else _cpu_model()
         commit = os.environ.get("DBOOST_GIT_COMMIT")  # set where the tree travels without .git (GPU boxes)
         try:
             commit = commit or subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,

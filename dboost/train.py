@@ -162,16 +162,17 @@ def check_seeds(seeds, name: str = "seeds") -> tuple[int, ...]:
 
 # ----------------------------------------------------------------------------- data path
 
-def to_input(x: torch.Tensor, device=None) -> torch.Tensor:
+def to_input(x: torch.Tensor, device=None, mean=CIFAR10_MEAN, std=CIFAR10_STD) -> torch.Tensor:
     """uint8 images (N, 3, H, W) -> normalised float32, channels_last, on ``device``.
 
-    Float tensors are taken as already normalised and only moved.
+    ``mean``/``std``: per-channel statistics in 0..255 units (a Split's ``.mean``/``.std``; CIFAR-10's
+    by default).  Float tensors are taken as already normalised and only moved.
     """
     device = torch.device(device) if device is not None else x.device
     x = x.to(device, non_blocking=True)
     if x.dtype == torch.uint8:
-        mean = torch.tensor(CIFAR10_MEAN, device=device).view(1, 3, 1, 1)
-        std = torch.tensor(CIFAR10_STD, device=device).view(1, 3, 1, 1)
+        mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
+        std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         x = (x.float() - mean) / std
     return x.contiguous(memory_format=torch.channels_last)
 
@@ -284,13 +285,15 @@ def predict_logits(model: nn.Module, x, batch_size: int = 1000, device=None) -> 
     Runs in float32 (not bf16) on purpose: margins of ~50 in bf16 are quantised to 0.25 and
     they become the next boosting member's gaps.
     """
+    norm = dict(mean=x.mean, std=x.std) if isinstance(x, Split) else {}
     if isinstance(x, Split):
         x = x.x
     device = default_device(device) if device is not None else next(model.parameters()).device
     was_training = model.training
     model.eval()
     try:
-        out = [model(to_input(x[i:i + batch_size], device)).float().cpu() for i in range(0, x.shape[0], batch_size)]
+        out = [model(to_input(x[i:i + batch_size], device, **norm)).float().cpu()
+               for i in range(0, x.shape[0], batch_size)]
     finally:
         model.train(was_training)
     return torch.cat(out) if out else torch.empty(0)
@@ -373,8 +376,8 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     x_all = train_set.x.to(dev)            # uint8 stays uint8 on the device
     y_all = train_set.y.to(dev)
     g_all = g.to(dev, torch.float32) if isinstance(g, torch.Tensor) else g
-    mean = torch.tensor(CIFAR10_MEAN, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(CIFAR10_STD, device=dev).view(1, 3, 1, 1)
+    mean = torch.tensor(train_set.mean, device=dev).view(1, 3, 1, 1)  # the data set's own statistics
+    std = torch.tensor(train_set.std, device=dev).view(1, 3, 1, 1)
 
     model.to(dev).to(memory_format=torch.channels_last).train()
     params = [p for p in model.parameters() if p.requires_grad]

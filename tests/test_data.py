@@ -388,3 +388,24 @@ def test_missing_data_env_only_does_not_download(tmp_path, monkeypatch):
         cifar10()
     assert str(tmp_path) in str(e.value)
     assert not (tmp_path / "home").exists()
+
+
+def test_splits_carry_their_data_sets_normalisation():
+    """CIFAR-100 (or any data set) is normalised with its own training-split statistics, carried by
+    both splits and every subset; the trainer and predictions read them from the Split."""
+    import dataclasses
+
+    from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, channel_stats
+    from dboost.train import to_input
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (40, 3, 4, 4), generator=g, dtype=torch.uint8)
+    mean, std = channel_stats(x)
+    ref = x.double().permute(1, 0, 2, 3).reshape(3, -1)
+    assert mean == pytest.approx(tuple(ref.mean(1).tolist())) and std == pytest.approx(tuple(ref.std(1, unbiased=False).tolist()))
+    s = Split(x, torch.zeros(40, dtype=torch.long), 10, "t")
+    assert (s.mean, s.std) == (CIFAR10_MEAN, CIFAR10_STD)  # the default: CIFAR-10 (and synthetic data)
+    s2 = dataclasses.replace(s, mean=mean, std=std)
+    assert (s2.subset(10, seed=1).mean, s2.subset(10, seed=1).std) == (mean, std)
+    z = to_input(x, "cpu", mean=mean, std=std).double()
+    # per-channel mean 0 and std 1 after normalising with the data's own statistics (float32 rounding)
+    assert z.mean((0, 2, 3)).abs().max() < 1e-5 and (z.std((0, 2, 3), unbiased=False) - 1).abs().max() < 1e-5

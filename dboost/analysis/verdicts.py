@@ -222,9 +222,10 @@ def agreement(verdicts: dict[str, str]) -> str:
         s = [p for p, v in decided.items() if v == "supported"]
         c = [p for p, v in decided.items() if v == "contradicted"]
         return f"regimes disagree: supported at {', '.join(s)}, contradicted at {', '.join(c)}"
-    if len(set(verdicts.values())) > 1:
+    kinds = {v.split(" (")[0] for v in verdicts.values()}  # "inconclusive (n too small)" is still inconclusive
+    if len(kinds) > 1:
         return "regimes differ: " + "; ".join(f"{p} {v}" for p, v in verdicts.items())
-    return f"{next(iter(verdicts.values()))} in every regime that ran it" if len(verdicts) > 1 else "one regime only"
+    return f"{next(iter(kinds))} in every regime that ran it" if len(verdicts) > 1 else "one regime only"
 
 
 def answer() -> str:

@@ -160,7 +160,7 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
     row = dict(unit=spec.key, config=ucfg, profile=cfg.profile, dataset=p["dataset"], split=p["split"],
                n_train=len(train_set), n_test=len(cfg.test_set), recipe=p["recipe"],
                recipe_version=ucfg["recipe_version"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
-               precision=rec["precision"], compile=rec["compile"], seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
+               precision=rec["precision"], compile=rec.get("compile", False), seed=seed, arch=ucfg["arch"], width=ucfg["width"], model=model.config,
                gap=float(g) if not isinstance(g, torch.Tensor) else float(g.double().mean()),
                gap_std=0.0 if not isinstance(g, torch.Tensor) else float(g.double().std()),
                train_kw=spec.train_kw,
