@@ -51,6 +51,7 @@ def _effect_text(r, c) -> str:
         at = f"{r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else f"{r['mean']:.2g} × m0"
         return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per} × m0; grid every seed "
                 f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
+                + (f"; seeds {', '.join(map(str, o['incomplete']))} wait for their grid points" if o.get("incomplete") else "")
                 + f"), n={r['n']}")
     m = r["metric"]
     level = lambda x: fmt.level(x, m)  # noqa: E731

@@ -125,12 +125,17 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
         return None
     d = df.assign(mult=df["gap_label"].map(gap_multiple))
     acc = d.pivot_table(index="seed", columns="mult", values=c.metric, aggfunc="first")
-    common = acc.dropna(axis=1)  # the multiples every seed ran
+    # a seed whose grid points are still being trained (fewer points than the median seed: e.g. only
+    # gap 0 so far) would shrink the common grid to gap 0 alone; it waits until its points exist
+    ran = acc.notna().sum(axis=1)
+    incomplete = [int(s) for s in ran.index[ran < ran.median()]]
+    acc = acc[ran >= ran.median()]
+    common = acc.dropna(axis=1)  # the multiples every remaining seed ran
     best = common.idxmax(axis=1)
     n, lo_t, hi_t = len(best), *c.target
     edge = bool((best == common.columns.max()).any())
     res = dict(claim=c.id, n=n, grid=[float(x) for x in common.columns], best=[float(b) for b in best],
-               seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge)
+               seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge, incomplete=incomplete)
     if n < 2 or (best <= 0).any():
         centre = float(best.iloc[0]) if n else float("nan")
         v = N_TOO_SMALL if n < 2 else ("contradicted" if (best <= 0).all() else "inconclusive")
