@@ -866,6 +866,7 @@ def _inductor_works() -> str | None:
     return None
 
 
+@pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)
 def test_compiled_training_matches_eager_on_a_tiny_model(syn):
     """compile="default" trains the same network as eager up to floating-point reassociation.
 

@@ -305,6 +305,7 @@ def _untimed(row: dict) -> dict:
     return {k: v for k, v in row.items() if k not in _TIMING}
 
 
+@pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)
 def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(shared_runs, tmp_path, monkeypatch):
     """A boosting chain resumes on a machine without the unit cache (a fresh clone, a bare GPU box):
     the committed outputs (units/outputs/<key>.npz: test logits, train margins) of the members
@@ -531,6 +532,7 @@ def test_store_find_returns_the_first_matching_row(tmp_path):
     assert st.find(seed=0, gap=3.0) is None and st.find(missing=None)["key"] == "a"  # absent field == None
 
 
+@pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)
 def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
     """compile (a profile setting, e.g. --set compile=default) trains the unit compiled, is recorded in
     its row, and leaves the unit's key alone: compiled and eager training are the same configuration."""
