@@ -1,8 +1,8 @@
 """pytest configuration shared by the unit tests and nbval.
 
-* nbval re-executes the executed smoke notebooks in ``runs/smoke/``.  They were rendered from the
-  committed rows without training (``python -m dboost.batch --profile smoke --no-train``: their
-  ``train`` parameter is False), so every checked output is a function of the committed rows and
+* nbval re-executes the executed smoke notebooks in ``runs/smoke/``.  A page only reads the rows
+  (``dboost.pages``; its one parameter is the profile, ``dboost render --profile smoke``), so
+  every checked output is a function of the committed rows and
   is the same on any CPU.  Their kernels inherit this environment: ``DBOOST_RUNS`` points at a
   temporary copy of ``runs/smoke`` (the committed rows, byte for byte), so nothing a test or a
   kernel does can write into ``runs/``; at the end of the session ``runs/smoke`` is compared with

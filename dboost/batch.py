@@ -1,4 +1,4 @@
-"""Batch runner: execute the book's notebooks with papermill into ``runs/<profile>/``.
+"""The runner: train the selected experiments' units, then render the book's pages with papermill into ``runs/<profile>/``.
 
     python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
     python -m dboost.batch --profile paper --executor ray|slurm      (many GPUs, a cluster)
@@ -11,12 +11,16 @@
 * At the start of a run, temporary files left by killed runs are removed (only ours, only those
   of dead processes: see ``results.clean_stale_temps``) and each ``results.csv`` that no longer
   matches its rows is rebuilt from them.
-* Each experiment is resumable per trained model (rows land atomically in ``runs/``), so a
-  rerun after a crash or ``kill -9`` skips what is finished.
-* ``--no-train`` executes the notebooks from the rows already stored (a run still going, in the
-  background or on other machines) without training anything; each page says so.
-* ``--no-notebooks`` runs the same experiment functions without papermill (for machines with
-  no Jupyter kernel, e.g. a bare GPU box); rerunning later with notebooks only renders.
+* Training happens here, before any page renders: every unit of the selected experiments on the
+  executor (``local``: this process, one unit at a time; ``processes``, ``ray``, ``slurm``:
+  :mod:`dboost.executors`), then the experiment rows.  Each unit is resumable (rows land
+  atomically in ``runs/``), so a rerun after a crash or ``kill -9`` skips what is finished.
+* The pages only read ``runs/`` (:mod:`dboost.pages`; papermill passes them the profile alone),
+  so ``--set`` overrides shape what trains and the pages show the rows stored.
+* ``--no-train`` renders the pages from the rows already stored (a run still going, in the
+  background or on other machines) without training anything, and without the data set.
+* ``--no-notebooks`` trains without rendering (for machines with no Jupyter kernel, e.g. a bare
+  GPU box); rerunning later with notebooks only renders.
 * Finally it *publishes*: the best available executed notebook of each experiment
   (paper > full > interp > gpu > cpu > paper_authors > smoke) is copied to ``book/results/`` and the summary page is
   executed there, so ``jupyter-book build book/`` only renders.
@@ -33,7 +37,7 @@ import time
 from pathlib import Path
 
 from . import executors, experiments, registry
-from .config import PROFILE_RANK, PROFILES
+from .config import PROFILE_RANK, PROFILES, resolve
 from .executors import EXECUTORS
 from .results import Store, atomic_write_bytes, atomic_write_text, check_runs_root, clean_stale_temps, runs_root
 from .train import cpu_threads
@@ -66,71 +70,75 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
         executor_kw: dict | None = None, overrides: dict | None = None, time_limit_min: float | None = None) -> dict:
     """Run the selected experiments of ``profile``; returns {experiment: wall seconds}.
 
-    executor "processes" / "ray" / "slurm" (:mod:`dboost.executors`) first trains every unit of
-    the selected experiments there; the notebooks then only read the stored units.
-    overrides: profile settings to change for this run (``--set rules='["zero"]'``); the
-    notebooks take no overrides, so they need ``notebooks=False``.
-    time_limit_min: no new round of units starts after this many minutes from the call (not with
-    the local executor); the run stops with every finished unit stored, and a rerun resumes."""
+    First every unit of the selected experiments trains on ``executor`` (:mod:`dboost.executors`:
+    ``local`` is one worker, this process; ``processes`` / ``ray`` / ``slurm`` many) and the
+    experiment rows are written; then the notebooks render, and only read ``runs/``
+    (:mod:`dboost.pages`: papermill passes them the profile alone).
+    overrides: profile settings to change for this run (``--set rules='["zero"]'``); they shape
+    what trains, and the pages show whatever rows are stored.
+    time_limit_min: no new unit starts after this many minutes from the call; the run stops with
+    every finished unit stored (the pages render what is there), and a rerun resumes."""
     t_start = time.monotonic()
     overrides = dict(overrides or {})
-    if overrides and notebooks:
-        raise ValueError("profile overrides (--set) apply to the experiment functions only: add --no-notebooks "
-                         "(the notebooks run the profile as defined)")
     if time_limit_min is not None:
-        if executor == "local" or not train:
-            raise ValueError("--time-limit needs an executor other than local (e.g. --executor processes) and "
-                             "training")
+        if not train:
+            raise ValueError("--time-limit limits training; it does not combine with --no-train")
         if not time_limit_min > 0:
             raise ValueError(f"--time-limit must be a positive number of minutes; got {time_limit_min!r}")
     only = list(only or PROFILES.get(profile, {}).get("experiments", registry.names()))
     bad = [e for e in only if e not in registry.names()]
     if bad:
         raise ValueError(f"unknown experiment(s) {bad}; known: {', '.join(registry.names())}")
+    if executor not in EXECUTORS:
+        raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
     progress = sys.stderr.isatty() if progress is None else progress
     # 1. Validate everything (names, sizes, device, seeds, data, runs folder, stored rows) before
-    #    the first model trains; configure writes nothing.
-    cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
-                                     progress=progress, **overrides) for e in only}
+    #    the first model trains; configure writes nothing.  A render (train=False) needs no data
+    #    set: it checks the profile and the experiment names only.
+    p = resolve(profile, overrides, seeds=seeds)
+    if train:
+        cfgs = {e: experiments.configure(e, profile=profile, device=device, seeds=seeds, data_root=data_root,
+                                         progress=progress, **overrides) for e in only}
+    else:
+        out = [e for e in only if e not in p["experiments"]]
+        if out:
+            raise ValueError(f"experiment(s) {out} are not part of profile {profile!r} "
+                             f"(its experiments: {', '.join(p['experiments'])})")
+        cfgs = dict.fromkeys(only)
     # The profile's CPU thread count (smoke: 1) for this process, its notebook kernels and its
     # workers (they inherit OMP_NUM_THREADS); profiles without one keep torch's default.
-    threads = next(iter(cfgs.values())).p.get("threads") if cfgs else None
+    threads = p["threads"]
     if executor == "processes" and threads and not (executor_kw or {}).get("threads"):
         executor_kw = dict(executor_kw or {}, threads=threads)
     with cpu_threads(threads):  # refuses a bad count before anything is written
         # 2. Tidy what killed runs may have left: our stale temporary files, results.csv out of step.
         prepare(profile, only)
-        if train and cfgs:
-            write_config(profile, next(iter(cfgs.values())).p, overrides)
         times = {}
-        if executor not in EXECUTORS:
-            raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}")
-        if train and executor != "local":
+        if train and cfgs:
+            # 3. Train: every unit of the selected experiments, then their rows.
+            write_config(profile, p, overrides)
             t0 = time.perf_counter()
-            kw = dict(executor_kw or {}, data_root=str(data_root) if data_root else None, progress=progress)
+            kw = dict(executor_kw or {}, progress=progress)
             if time_limit_min is not None:
                 kw["deadline"] = t_start + 60.0 * float(time_limit_min)
-            if executor == "processes":
-                n = executors.run_processes(cfgs, **kw)
+            if executor == "local":
+                n = executors.run_local(cfgs, **kw)
+            elif executor == "processes":
+                n = executors.run_processes(cfgs, data_root=str(data_root) if data_root else None, **kw)
             elif executor == "ray":
-                n = executors.run_ray(cfgs, **kw)
+                n = executors.run_ray(cfgs, data_root=str(data_root) if data_root else None, **kw)
             else:
-                n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit", **kw)
+                n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit",
+                                        data_root=str(data_root) if data_root else None, **kw)
             times["units"] = time.perf_counter() - t0
-            if "deadline" in kw and time.monotonic() >= kw["deadline"]:
-                train = False  # stopped by the time limit: the notebooks render the stored rows, train nothing
             print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
-        for e, cfg in cfgs.items():
-            t0 = time.perf_counter()
-            print(f"[dboost.batch] {profile}/{e}: start", flush=True)
-            if notebooks:
-                params = dict(profile=profile, device=cfg.device, seeds=list(seeds) if seeds else None,
-                              data_root=str(data_root) if data_root else None, train=train)
-                _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), params, progress)
-            elif train and executor == "local":
-                experiments.run(cfg)
-            times[e] = time.perf_counter() - t0
-            print(f"[dboost.batch] {profile}/{e}: done in {times[e]:.1f} s", flush=True)
+        if notebooks:
+            # 4. Render: the pages read the rows just written (and any others stored).
+            for e in cfgs:
+                t0 = time.perf_counter()
+                _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), dict(profile=profile), progress)
+                times[e] = time.perf_counter() - t0
+                print(f"[dboost.batch] {profile}/{e}: rendered in {times[e]:.1f} s", flush=True)
         if notebooks and publish_book:
             if _publishes_elsewhere():
                 print(f"[dboost.batch] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
@@ -221,7 +229,7 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
     ap.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
     ap.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA, then download)")
-    ap.add_argument("--no-notebooks", action="store_true", help="run the experiment functions without papermill")
+    ap.add_argument("--no-notebooks", action="store_true", help="train only: do not render the pages (no papermill)")
     ap.add_argument("--publish-only", action="store_true", help="only refresh book/results from existing runs")
     ap.add_argument("--no-publish", action="store_true", help="leave book/results as it is")
     ap.add_argument("--executor", default="local", choices=EXECUTORS,
@@ -229,11 +237,11 @@ def add_arguments(ap: argparse.ArgumentParser) -> None:
                     "at once on one GPU), Ray tasks, or SLURM jobs via submitit")
     ap.add_argument("--workers", type=int, default=2, help="processes: worker processes (default 2)")
     ap.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
-                    help="start no new round of units after this many minutes; finished units are kept and a "
-                    "rerun resumes (not with --executor local)")
+                    help="start no new unit after this many minutes; finished units are kept, the pages render "
+                    "what is stored, and a rerun resumes")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="change one profile setting for this run (VALUE as JSON, e.g. --set "
-                    "'rules=[\"zero\",\"constant\"]'); needs --no-notebooks")
+                    "'rules=[\"zero\",\"constant\"]'); the pages show the rows stored")
     ap.add_argument("--ray-address", default=None, help="join this Ray cluster (default: $RAY_ADDRESS, else a local one)")
     ap.add_argument("--gpus-per-unit", type=float, default=None, help="Ray: GPUs per unit (default 1 on CUDA, else 0)")
     ap.add_argument("--cpus-per-unit", type=int, default=None,

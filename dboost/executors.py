@@ -14,13 +14,15 @@ need no shared filesystem for results and a unit already in ``runs/`` is never s
 When a round collects nothing, the experiments run once more normally, which only writes the
 experiment rows from the stored units.
 
-``local`` is today's behaviour: the experiment functions train in-process, one unit at a time.
-``processes`` trains the units of a round in a pool of worker processes on this machine, one GPU
+``local`` is one worker, this process: the units of a round train one after another on the
+driver's own data (no copy, no pickling), and an exception in one stops the run at once (it would
+recur: nothing is retried).  ``processes`` trains the units of a round in a pool of worker processes on this machine, one GPU
 per worker where there are several.  Sharing one GPU gains nothing for the gpu profile's
 networks (``benchmarks/worker_overlap.py``: one H200 was already busy with one unit).
 Ray and submitit are optional extras (``pip install -e ".[ray]"`` / ``".[slurm]"``).
 
-A ``deadline`` (``--time-limit``) stops a run cleanly when a machine is lent for a fixed time:
+Every executor has the same interface, ``run_<name>(cfgs, *, progress, deadline, ...)`` -> the
+number of units trained.  A ``deadline`` (``--time-limit``) stops a run cleanly when a machine is lent for a fixed time:
 no unit starts after it, every finished unit is stored and its experiment rows written; a rerun
 resumes with the rest.
 """
@@ -143,6 +145,19 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
         print(f"[dboost.batch] time limit reached after {done} unit(s); at least {len(left)} unit(s) left: "
               "rerun the same command to resume", file=sys.stderr, flush=True)
     return done
+
+
+# ----------------------------------------------------------------------------- one worker: this process
+
+def run_local(cfgs: dict, *, progress: bool = False, deadline: float | None = None) -> int:
+    """The units of each round one after another in this process, on the configured data and
+    device of the experiment that asked for each."""
+    def submit(specs):
+        for s in specs:
+            if _past(deadline):
+                return  # no unit starts after the deadline
+            yield s.key, experiments.measure_unit(cfgs[s.experiment], s)
+    return _rounds(cfgs, submit, progress, deadline=deadline)
 
 
 # ----------------------------------------------------------------------------- worker processes

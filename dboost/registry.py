@@ -26,11 +26,14 @@ class Experiment:
     claims: the ids of the claims (``dboost.analysis.claims.CLAIMS``) its rows are tested by.
     rows: its row schema -- ``pair`` (one network per row, labelled by ``gap_label``) or
     ``ensemble`` (one ensemble size per row: ``rule`` and ``members``).
+    seeds: the profile settings (``dboost.config.Profile``) that name the seeds its rows cover
+    (a page says which of them have rows: :mod:`dboost.pages`).
     """
     name: str
     module: str
     claims: tuple[str, ...] = ()
     rows: str = "pair"
+    seeds: tuple[str, ...] = ()
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -70,12 +73,14 @@ def get(name) -> Experiment:
     return REGISTRY[name]
 
 
-for _e in (Experiment("gap_sweep", "dboost.experiments.gap_sweep", ("1", "2", "2-ours")),
-           Experiment("frozen_last_layer", "dboost.experiments.frozen_last_layer", ("3", "3-ours", "S1", "S2")),
-           Experiment("architectures", "dboost.experiments.architectures", ("4",)),
-           Experiment("boosting", "dboost.experiments.boosting", ("5-save", "5-zero", "5c"), rows="ensemble"),
-           Experiment("training_length", "dboost.experiments.training_length", ("T",)),
-           Experiment("data_size", "dboost.experiments.data_size", ())):
+for _e in (Experiment("gap_sweep", "dboost.experiments.gap_sweep", ("1", "2", "2-ours"), seeds=("claim_seeds", "seeds")),
+           Experiment("frozen_last_layer", "dboost.experiments.frozen_last_layer", ("3", "3-ours", "S1", "S2"),
+                      seeds=("claim_seeds", "seeds")),
+           Experiment("architectures", "dboost.experiments.architectures", ("4",), seeds=("arch_seeds", "claim_seeds")),
+           Experiment("boosting", "dboost.experiments.boosting", ("5-save", "5-zero", "5c"), rows="ensemble",
+                      seeds=("boost_seeds",)),
+           Experiment("training_length", "dboost.experiments.training_length", ("T",), seeds=("claim_seeds",)),
+           Experiment("data_size", "dboost.experiments.data_size", (), seeds=("size_seeds", "resample_seeds"))):
     register(_e)
 # The book's experiments (a toy one registered later, by a test, is in names() but not here).
 EXPERIMENTS = names()

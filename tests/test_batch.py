@@ -117,13 +117,76 @@ def test_a_run_on_another_runs_folder_does_not_republish_the_book(tmp_path, monk
 
 
 def test_committed_smoke_notebooks_render_the_rows_without_training():
-    """nbval re-executes these notebooks: rendered with train=False they read the committed rows and
-    train nothing, so every checked output is a function of the rows, the same on any CPU."""
+    """nbval re-executes these notebooks: their only parameter is the profile and their first cell
+    reads the committed rows (dboost.pages), so every checked output is a function of the rows,
+    the same on any CPU."""
     for nb in sorted((ROOT / "runs" / "smoke").glob("*/*.ipynb")):
         cells = json.loads(nb.read_text())["cells"]
         injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
-        assert len(injected) == 1 and "train = False" in "".join(injected[0]["source"]).splitlines(), \
-            f"{nb}: re-render it with python -m dboost.batch --profile smoke --no-train --no-publish"
+        assert len(injected) == 1 and [l for l in "".join(injected[0]["source"]).splitlines()
+                                       if not l.startswith("#")] == ['profile = "smoke"'], \
+            f"{nb}: re-render it with dboost render --profile smoke --no-publish"
+        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert "pages.load(" in code and "experiments." not in code, f"{nb}: a page only reads runs/"
+
+
+def test_the_runner_trains_before_the_pages_render_and_passes_them_the_profile_alone(runs, monkeypatch):
+    """Training happens in the runner (the local executor too), the pages only read: papermill gets
+    the profile and nothing that trains, so --set overrides combine with notebooks."""
+    from dboost import executors
+    calls = []
+    monkeypatch.setattr(executors, "run_local", lambda cfgs, **kw: calls.append(("train", sorted(cfgs))) or 0)
+    monkeypatch.setattr(batch, "_papermill", lambda src, dst, params, progress: calls.append(("render", src.stem,
+                                                                                             params)))
+    batch.run("smoke", only=["gap_sweep", "boosting"], device="cpu", progress=False, publish_book=False,
+              overrides=dict(members=2))
+    assert calls == [("train", ["boosting", "gap_sweep"]), ("render", "gap_sweep", dict(profile="smoke")),
+                     ("render", "boosting", dict(profile="smoke"))]
+    calls.clear()
+    batch.run("smoke", only=["gap_sweep"], progress=False, publish_book=False, train=False)  # a render
+    assert calls == [("render", "gap_sweep", dict(profile="smoke"))]
+
+
+def test_a_page_with_no_rows_says_so_and_trains_nothing(runs):
+    import sys as _sys
+    from dboost import pages
+    page = pages.load("gap_sweep", "interp")
+    assert page.empty and page.status() == ("**No results yet** for profile `interp`: run "
+                                            "`dboost run --profile interp --only gap_sweep`.")
+    with pytest.raises(ValueError, match="unknown profile"):
+        pages.load("gap_sweep", "nope")
+    with pytest.raises(ValueError, match="unknown experiment"):
+        pages.load("gap_swep", "smoke")
+    assert not runs.exists()
+    r = subprocess.run([_sys.executable, "-c", "import sys, dboost.pages; assert 'torch' not in sys.modules"],
+                       cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_a_page_counts_the_seeds_its_rows_cover_against_the_profile():
+    """On the committed smoke rows: every planned seed has rows, and the note says how many rows."""
+    from dboost import pages
+    page = pages.load("boosting", "smoke")
+    n = len(list((Path(os.environ["DBOOST_RUNS"]) / "smoke" / "boosting" / "rows").glob("*.json")))
+    assert n and len(page.rows) == n and page.planned_seeds() == sorted(experiments.PROFILES["smoke"].boost_seeds)
+    assert page.status().startswith(f"**Rendered from the {n} rows stored in `runs/smoke/boosting/`**")
+    assert "without rows yet" not in page.status()
+    fewer = pages.Page("boosting", "smoke", page.p, page.rows.iloc[:0].assign(seed=[]))
+    assert fewer.empty
+
+
+@pytest.mark.slow
+def test_rendering_a_page_with_no_rows_runs_every_cell(runs, tmp_path, monkeypatch):
+    """A render where runs/ holds nothing: the page says "No results yet" and no cell fails."""
+    monkeypatch.setenv("DBOOST_RESULTS", str(tmp_path / "results"))
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    batch.run("interp", only=["gap_sweep", "boosting"], progress=False, publish_book=False, train=False)
+    for e in ("gap_sweep", "boosting"):
+        nb = json.loads((runs / "interp" / e / f"{e}.ipynb").read_text())
+        outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
+        assert not [o for o in outs if o.get("output_type") == "error"]
+        assert any("No results yet" in "".join(o.get("data", {}).get("text/markdown", "")) for o in outs)
+    assert not list(runs.rglob("units/rows/*.json"))
 
 
 def test_the_profile_thread_count_holds_for_the_run_and_is_refused_when_bad(runs, monkeypatch, capsys):
@@ -137,7 +200,7 @@ def test_the_profile_thread_count_holds_for_the_run_and_is_refused_when_bad(runs
     torch.set_num_threads(2)
     try:
         batch.run("smoke", only=["gap_sweep"], device="cpu", notebooks=False, progress=False)
-        assert seen == [(1, "1")]
+        assert seen and set(seen) == {(1, "1")}
         assert torch.get_num_threads() == 2 and os.environ.get("OMP_NUM_THREADS") == before[1]
     finally:
         torch.set_num_threads(before[0])

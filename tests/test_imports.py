@@ -93,7 +93,7 @@ def test_no_module_over_400_lines():
 
 
 @pytest.mark.parametrize("mod", ["dboost.report", "dboost.summary", "dboost.analysis", "dboost.config",
-                                 "dboost.registry"])
+                                 "dboost.registry", "dboost.pages"])
 def test_reporting_imports_neither_experiments_nor_torch(mod):
     code = (f"import sys, {mod}; bad = [m for m in ('torch', 'dboost.experiments', 'dboost.models') if m in sys.modules]; "
             "assert not bad, bad")
