@@ -2,7 +2,7 @@
 
     python benchmarks/faults.py [--kills 10] [--only boosting gap_sweep] [--seed 0] [--notebooks]
 
-1. A reference run of ``python -m dboost.batch --profile smoke --no-publish`` (``--no-notebooks``
+1. A reference run of ``python -m dboost.runner --profile smoke --no-publish`` (``--no-notebooks``
    unless ``--notebooks``) in a temporary ``DBOOST_RUNS``, one thread (results depend on the
    thread count: the reference and every resumed run use the same one).
 2. ``--kills`` times: start the same command in a fresh process group, SIGKILL that group at a
@@ -45,7 +45,7 @@ VOLATILE = {"finished_at", "unit_finished_at", "train_wall_time_s", "eval_wall_t
 
 
 def command(a) -> list[str]:
-    cmd = [sys.executable, "-m", "dboost.batch", "--profile", "smoke", "--no-publish"]
+    cmd = [sys.executable, "-m", "dboost.runner", "--profile", "smoke", "--no-publish"]
     if not a.notebooks:
         cmd.append("--no-notebooks")
     if a.only:

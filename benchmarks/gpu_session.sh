@@ -5,7 +5,7 @@
 #   bash benchmarks/gpu_session.sh --dry-run   # any CPU: smoke profile, temporary runs folder, minutes
 #
 # Stages, in this order, each skipped when an earlier session already did it or when the time left
-# is too short; no stage starts a unit it cannot finish (dboost.batch --time-limit):
+# is too short; no stage starts a unit it cannot finish (dboost.runner --time-limit):
 #   0. data      reassemble CIFAR-10 from .gpu-data/p0..p3 (or DEVICE.md's a/b/c) into .gpu-data/all
 #   1. benchmark eager vs torch.compile modes, s/epoch at width 64 (<= 2 min)  -> benchmarks/results/gpu_compile_h200.json
 #   2. probe     the full profile's training length (<= 2 min)                 -> benchmarks/results/length_probe_h200.json
@@ -124,7 +124,7 @@ batch() {
   local minutes
   minutes=$("$PY" -c "print(round($limit_s / 60, 2))")
   say "$profile: units for ${minutes} min: $*"
-  timeout $((limit_s + UNIT_S + 60)) "$PY" -m dboost.batch --profile "$profile" --device "$DEVICE" --no-notebooks \
+  timeout $((limit_s + UNIT_S + 60)) "$PY" -m dboost.runner --profile "$profile" --device "$DEVICE" --no-notebooks \
     --no-publish --executor processes --workers 1 "${CPUS[@]}" --time-limit "$minutes" "$@" \
     || say "$profile: exit $? (every finished unit is stored; rerun resumes)"
 }

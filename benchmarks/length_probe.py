@@ -100,10 +100,10 @@ def main(argv=None) -> int:
     ap.add_argument("--budget-s", type=float, default=110.0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="change one profile setting (as dboost.batch --set), e.g. compile=default")
+                    help="change one profile setting (as dboost.runner --set), e.g. compile=default")
     ap.add_argument("--out", default="benchmarks/results/length_probe.json")
     a = ap.parse_args(argv)
-    from dboost.batch import _parse_set
+    from dboost.runner import _parse_set
     try:
         res = probe(a.profile, a.lengths, a.heads, a.threshold, a.budget_s, Path(a.out), device=a.device, seed=a.seed,
                     overrides=dict(_parse_set(x) for x in a.set))

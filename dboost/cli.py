@@ -3,7 +3,7 @@
 ::
 
     dboost run    --profile smoke [--only boosting ...]   train what is missing, render, publish
-                                                          (= python -m dboost.batch, same options)
+                                                          (= python -m dboost.runner, same options)
     dboost plan   --profile interp [--only ...]           the units a run would train, per round
     dboost render --profile interp [--only ...]           render the pages from the rows in runs/
                                                           (= dboost run --no-train)
@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections import Counter
 
-from . import batch, executors, registry
+from . import executors, registry, runner
 from .config import PROFILES
 
 
@@ -23,7 +23,7 @@ def _plan(a: argparse.Namespace) -> int:
         if a.profile not in PROFILES:
             raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(PROFILES)}")
         units = executors.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
-                               **dict(batch._parse_set(x) for x in a.set))
+                               **dict(runner._parse_set(x) for x in a.set))
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost plan: error: {e}", file=sys.stderr)
         return 2
@@ -57,8 +57,8 @@ def main(argv=None) -> int:
                                  "and render the replication's experiments.",
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__.split("\n\n")[1])
     sub = ap.add_subparsers(dest="command", metavar="{run,plan,render,calibrate}", required=True)
-    batch.add_arguments(sub.add_parser("run", help="train what is missing, execute the notebooks, publish the book's "
-                                       "pages (python -m dboost.batch)"))
+    runner.add_arguments(sub.add_parser("run", help="train what is missing, execute the notebooks, publish the book's "
+                                       "pages (python -m dboost.runner)"))
     p = sub.add_parser("plan", help="list the units a run would train, per round; trains nothing")
     p.add_argument("--profile", default="smoke", help=f"one of {', '.join(PROFILES)}")
     p.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(registry.names())}")
@@ -67,7 +67,7 @@ def main(argv=None) -> int:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one profile setting")
     r = sub.add_parser("render", help="execute the notebooks from the rows already in runs/ and publish; trains "
                        "nothing (dboost run --no-train)")
-    batch.add_arguments(r)
+    runner.add_arguments(r)
     r.set_defaults(no_train=True)
     c = sub.add_parser("calibrate", help="add the temperature-scaled NLL and ECE (test_cal) to every stored row "
                        "with logits; trains nothing")
@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         return _plan(a)
     if a.command == "calibrate":
         return _calibrate(a)
-    return batch.execute(a)
+    return runner.execute(a)
 
 
 if __name__ == "__main__":

@@ -88,7 +88,7 @@ class Profile:
     # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
     # not part of a unit's key (like the executor); each unit row records the mode it trained with.
     compile: object = False
-    threads: int | None = None     # CPU threads the batch runner fixes for this profile (None: torch's default)
+    threads: int | None = None     # CPU threads the runner fixes for this profile (None: torch's default)
 
     def __post_init__(self):
         for k in ("width", "arch_width", "epochs", "batch_size", "members", "min_width_n"):

@@ -1,8 +1,8 @@
 """Where the training units of a batch run execute: in-process (``local``), on Ray, or on SLURM.
 
-    python -m dboost.batch --profile paper --executor ray     [--ray-address HOST:PORT]
-    python -m dboost.batch --profile paper --executor slurm   [--slurm-partition gpu --slurm-time 60 ...]
-    python -m dboost.batch --profile gpu   --executor processes --workers 4   [--time-limit 8]
+    python -m dboost.runner --profile paper --executor ray     [--ray-address HOST:PORT]
+    python -m dboost.runner --profile paper --executor slurm   [--slurm-partition gpu --slurm-time 60 ...]
+    python -m dboost.runner --profile gpu   --executor processes --workers 4   [--time-limit 8]
 
 A run is a sequence of *rounds*.  In each round the experiment functions are executed in
 *collect* mode (:mod:`dboost.experiments`): every unit whose inputs are known but which is not
@@ -116,7 +116,7 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
             for key, result in submit(list(pending.values())):
                 if isinstance(result, BaseException):
                     failed.add(key)
-                    print(f"[dboost.batch] unit {key} failed: {type(result).__name__}: {result}", file=sys.stderr,
+                    print(f"[dboost.runner] unit {key} failed: {type(result).__name__}: {result}", file=sys.stderr,
                           flush=True)
                     continue
                 row, out = result
@@ -142,7 +142,7 @@ def _rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, deadli
         experiments.run(cfg)
         cfg.collect = None
     if stopped:
-        print(f"[dboost.batch] time limit reached after {done} unit(s); at least {len(left)} unit(s) left: "
+        print(f"[dboost.runner] time limit reached after {done} unit(s); at least {len(left)} unit(s) left: "
               "rerun the same command to resume", file=sys.stderr, flush=True)
     return done
 

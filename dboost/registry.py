@@ -1,7 +1,7 @@
 """The experiments of the book, registered in one place: name -> the module that runs it and the claims it feeds.
 
 Everything that needs the list reads it here: the profiles, ``dboost.experiments.configure`` and
-``run``, the batch runner and its CLI, the row schema (:mod:`dboost.results`), the pages'
+``run``, the runner and its CLI, the row schema (:mod:`dboost.results`), the pages'
 publishing, the summary and the tests.  Imports no torch (a page that draws a table reads it).
 
 Adding an experiment is one new module (``run(cfg)``, optionally ``check(p, profile)``,

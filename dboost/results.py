@@ -81,7 +81,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 
 # Temporary files of ours: atomic writes (``.<name>.<pid>.<8 random>.tmp``), papermill's
-# output while a notebook runs (``.<name>.<pid>.tmp.ipynb``, see dboost.batch), and the same
+# output while a notebook runs (``.<name>.<pid>.tmp.ipynb``, see dboost.runner), and the same
 # two without a pid (written before pids were part of the name).
 _TEMP_PID = (re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$"), re.compile(r"^\..+\.(\d+)\.tmp\.ipynb$"))
 _TEMP_LEGACY = (re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$"), re.compile(r"^\..+\.tmp\.ipynb$"))

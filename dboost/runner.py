@@ -1,7 +1,7 @@
 """The runner: train the selected experiments' units, then render the book's pages with papermill into ``runs/<profile>/``.
 
-    python -m dboost.batch --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
-    python -m dboost.batch --profile paper --executor ray|slurm      (many GPUs, a cluster)
+    python -m dboost.runner --profile cpu [--only boosting ...] [--device cuda] [--no-notebooks]
+    python -m dboost.runner --profile paper --executor ray|slurm      (many GPUs, a cluster)
 
 (``dboost run`` is the same command; see :mod:`dboost.cli`.)
 
@@ -131,17 +131,17 @@ def run(profile: str, only=None, device=None, notebooks: bool = True, seeds=None
                 n = executors.run_slurm(cfgs, folder=runs_root() / profile / ".submitit",
                                         data_root=str(data_root) if data_root else None, **kw)
             times["units"] = time.perf_counter() - t0
-            print(f"[dboost.batch] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
+            print(f"[dboost.runner] {profile}: {n} units trained on {executor} in {times['units']:.1f} s", flush=True)
         if notebooks:
             # 4. Render: the pages read the rows just written (and any others stored).
             for e in cfgs:
                 t0 = time.perf_counter()
                 _papermill(NOTEBOOKS / f"{e}.ipynb", executed_path(profile, e), dict(profile=profile), progress)
                 times[e] = time.perf_counter() - t0
-                print(f"[dboost.batch] {profile}/{e}: rendered in {times[e]:.1f} s", flush=True)
+                print(f"[dboost.runner] {profile}/{e}: rendered in {times[e]:.1f} s", flush=True)
         if notebooks and publish_book:
             if _publishes_elsewhere():
-                print(f"[dboost.batch] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
+                print(f"[dboost.runner] not publishing: the runs folder {runs_root()} is not this repository's runs/ "
                       f"and would replace the book's pages in {RESULTS}; set DBOOST_RESULTS to publish elsewhere, or "
                       "use --publish-only", flush=True)
             else:
@@ -165,9 +165,9 @@ def prepare(profile: str, only) -> None:
         st = Store(profile, e)
         gone = clean_stale_temps(st.dir, st.rows_dir, st.cache_dir)
         if gone:
-            print(f"[dboost.batch] {profile}/{e}: removed {len(gone)} stale temporary file(s) of killed runs", flush=True)
+            print(f"[dboost.runner] {profile}/{e}: removed {len(gone)} stale temporary file(s) of killed runs", flush=True)
         if st.sync_csv():
-            print(f"[dboost.batch] {profile}/{e}: results.csv did not match the rows; rebuilt from them", flush=True)
+            print(f"[dboost.runner] {profile}/{e}: results.csv did not match the rows; rebuilt from them", flush=True)
 
 
 def config_path(profile: str) -> Path:
@@ -211,19 +211,19 @@ def publish(progress: bool = False) -> list[str]:
         atomic_write_bytes(RESULTS / f"{e}.ipynb", src.read_bytes())
         done.append(f"{e}: {p}")
     _papermill(NOTEBOOKS / "summary.ipynb", RESULTS / "summary.ipynb", {}, progress)
-    print("[dboost.batch] published to book/results: " + ", ".join(done), flush=True)
+    print("[dboost.runner] published to book/results: " + ", ".join(done), flush=True)
     return done
 
 
 def main(argv=None) -> int:
-    """``python -m dboost.batch`` (the same as ``dboost run``)."""
-    ap = argparse.ArgumentParser(prog="python -m dboost.batch", description=__doc__.split("\n\n")[0])
+    """``python -m dboost.runner`` (the same as ``dboost run``)."""
+    ap = argparse.ArgumentParser(prog="python -m dboost.runner", description=__doc__.split("\n\n")[0])
     add_arguments(ap)
     return execute(ap.parse_args(argv))
 
 
 def add_arguments(ap: argparse.ArgumentParser) -> None:
-    """The options of a run (shared by ``python -m dboost.batch`` and ``dboost run`` / ``render``)."""
+    """The options of a run (shared by ``python -m dboost.runner`` and ``dboost run`` / ``render``)."""
     ap.add_argument("--profile", required=False, default="smoke", help=f"one of {', '.join(PROFILES)}")
     ap.add_argument("--only", nargs="+", metavar="EXPERIMENT", help=f"subset of {', '.join(registry.names())}")
     ap.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda if available)")
@@ -284,20 +284,20 @@ def execute(a: argparse.Namespace) -> int:
             publish_book=not a.no_publish, train=not a.no_train, executor=a.executor, executor_kw=kw,
             overrides=overrides, time_limit_min=a.time_limit)
     except (ValueError, FileNotFoundError) as e:
-        print(f"dboost.batch: error: {e}", file=sys.stderr)
+        print(f"dboost.runner: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a full disk, a folder made read-only mid-run, ...
         hint = " (disk full)" if e.errno == errno.ENOSPC else ""
-        print(f"dboost.batch: error: {e}{hint}; every row written so far is complete: fix this and rerun to "
+        print(f"dboost.runner: error: {e}{hint}; every row written so far is complete: fix this and rerun to "
               "resume", file=sys.stderr)
         return 1
     except executors.ExecutorError as e:
-        print(f"dboost.batch: error: {e}", file=sys.stderr)
+        print(f"dboost.runner: error: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # noqa: BLE001
         if type(e).__name__ != "PapermillExecutionError":
             raise
-        print(f"dboost.batch: error: a notebook failed: {e.ename}: {e.evalue}; every row written so far is "
+        print(f"dboost.runner: error: a notebook failed: {e.ename}: {e.evalue}; every row written so far is "
               "complete: fix this and rerun to resume", file=sys.stderr)
         return 1
     return 0

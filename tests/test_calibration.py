@@ -72,9 +72,9 @@ def test_ensemble_scores_match_torch_log_mean_softmax():
 
 @pytest.mark.slow
 def test_backfill_equals_training_time_values_and_is_idempotent(tmp_path, monkeypatch):
-    from dboost import batch, experiments
+    from dboost import experiments, runner
     monkeypatch.setenv("DBOOST_RUNS", str(tmp_path))
-    batch.run("smoke", only=["data_size", "boosting"], notebooks=False, publish_book=False, progress=False)
+    runner.run("smoke", only=["data_size", "boosting"], notebooks=False, publish_book=False, progress=False)
     rows = sorted((tmp_path / "smoke" / "data_size" / "rows").glob("*.json"))
     before = {p: json.loads(p.read_text())["test_cal"] for p in rows}
     for p in rows:  # drop the training-time values; the backfill must put back the same numbers

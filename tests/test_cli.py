@@ -1,7 +1,7 @@
-"""The ``dboost`` command (dboost.cli): its subcommands reach the batch runner and the plan."""
+"""The ``dboost`` command (dboost.cli): its subcommands reach the runner and the plan."""
 import pytest
 
-from dboost import batch, cli, executors
+from dboost import cli, executors, runner
 
 
 def test_help_lists_the_subcommands(capsys):
@@ -26,9 +26,9 @@ def test_plan_prints_the_plans_units_per_round(capsys, monkeypatch, tmp_path):
 
 @pytest.mark.parametrize("argv,no_train", [(["run", "--profile", "smoke", "--no-publish"], False),
                                            (["render", "--profile", "smoke", "--no-publish"], True)])
-def test_run_and_render_are_the_batch_runner(monkeypatch, argv, no_train):
+def test_run_and_render_are_the_runner(monkeypatch, argv, no_train):
     seen = {}
-    monkeypatch.setattr(batch, "run", lambda profile, only, device, **kw: seen.update(profile=profile, **kw))
+    monkeypatch.setattr(runner, "run", lambda profile, only, device, **kw: seen.update(profile=profile, **kw))
     assert cli.main(argv) == 0
     assert seen["profile"] == "smoke" and seen["train"] is not no_train and seen["publish_book"] is False
 

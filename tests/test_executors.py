@@ -210,19 +210,19 @@ def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, 
 
 
 def test_batch_set_and_time_limit_are_checked_before_any_work(runs):
-    from dboost import batch
-    assert batch._parse_set('rules=["zero","constant"]') == ("rules", ("zero", "constant"))
-    assert batch._parse_set("members=3") == ("members", 3)
-    assert batch._parse_set("recipe=fast") == ("recipe", "fast")
+    from dboost import runner
+    assert runner._parse_set('rules=["zero","constant"]') == ("rules", ("zero", "constant"))
+    assert runner._parse_set("members=3") == ("members", 3)
+    assert runner._parse_set("recipe=fast") == ("recipe", "fast")
     with pytest.raises(ValueError, match="KEY=VALUE"):
-        batch._parse_set("members")
+        runner._parse_set("members")
     with pytest.raises(ValueError, match="unknown profile setting 'memberz'"):
-        batch.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, overrides=dict(memberz=3),
+        runner.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, overrides=dict(memberz=3),
                   executor="processes")
     with pytest.raises(ValueError, match="does not combine with --no-train"):
-        batch.run("smoke", ["gap_sweep"], device="cpu", train=False, time_limit_min=1.0)
+        runner.run("smoke", ["gap_sweep"], device="cpu", train=False, time_limit_min=1.0)
     with pytest.raises(ValueError, match="positive number of minutes"):
-        batch.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, executor="processes", time_limit_min=0)
+        runner.run("smoke", ["gap_sweep"], device="cpu", notebooks=False, executor="processes", time_limit_min=0)
     with pytest.raises(ValueError, match="workers must be a positive int"):
         executors.run_processes(_cfgs(("gap_sweep",)), workers=0)
     assert not runs.exists() or not list(runs.rglob("*.json"))

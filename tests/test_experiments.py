@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from dboost import batch, experiments, registry
+from dboost import experiments, registry, runner
 from dboost.analysis import CLAIMS, Claim, verdicts
 from dboost.analysis.claims import arm
 
@@ -78,7 +78,7 @@ def run(cfg):
 @pytest.mark.slow
 def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
     """Adding an experiment: its module (here written to a temp folder), one registry entry and its
-    claim declaration; the batch runner validates, trains and stores it like the book's ones, and
+    claim declaration; the runner validates, trains and stores it like the book's ones, and
     the verdicts test its claim on its rows.  (Its page would be book/notebooks/toy.ipynb.)"""
     (tmp_path / "mods").mkdir()
     (tmp_path / "mods" / "toy_experiment.py").write_text(textwrap.dedent(TOY))
@@ -91,7 +91,7 @@ def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
     try:
         monkeypatch.setattr(verdicts, "CLAIMS", CLAIMS + (claim,))
         # the profile lists it (here by an override; in the package: its name in the profile's experiments)
-        batch.run("smoke", only=["toy"], notebooks=False, publish_book=False, progress=False,
+        runner.run("smoke", only=["toy"], notebooks=False, publish_book=False, progress=False,
                   overrides=dict(experiments=("toy",), claim_seeds=(0, 1)))
         rows = [json.loads(p.read_text()) for p in sorted((runs / "smoke" / "toy" / "rows").glob("*.json"))]
         assert sorted(r["gap_label"] for r in rows) == ["0", "0", "m0", "m0"]
@@ -112,7 +112,7 @@ def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
         assert prim["mean"].iloc[0] == pytest.approx(((diff[0] - diff[1]) + (diff[2] - diff[3])) / 2, abs=1e-12)
         # a second run finds every row as done and trains nothing
         monkeypatch.setattr(experiments.units, "train", lambda *a, **k: pytest.fail("retrained"))
-        batch.run("smoke", only=["toy"], notebooks=False, publish_book=False, progress=False,
+        runner.run("smoke", only=["toy"], notebooks=False, publish_book=False, progress=False,
                   overrides=dict(experiments=("toy",), claim_seeds=(0, 1)))
     finally:
         registry.unregister("toy")

@@ -1,9 +1,9 @@
 """Issue 12: every bad input refused before any write, corrupt state detected or repaired, no stray files.
 
-One test (or a few) per numbered item of the issue.  CLI items run ``python -m dboost.batch`` --
-a few as true subprocesses, the rest in-process through ``batch.main`` -- on a temporary
+One test (or a few) per numbered item of the issue.  CLI items run ``python -m dboost.runner`` --
+a few as true subprocesses, the rest in-process through ``runner.main`` -- on a temporary
 ``DBOOST_RUNS`` holding a copy of the committed smoke runs and a temporary ``DBOOST_RESULTS`` /
-``batch.RESULTS`` holding a copy of book/results, and assert: exit code 2, one message line on
+``runner.RESULTS`` holding a copy of book/results, and assert: exit code 2, one message line on
 stderr without a traceback, and both listings unchanged.  Nothing here writes into runs/ or
 book/results.  Smoke profile and tiny synthetic data only.
 """
@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from dboost import batch, data as data_mod, experiments
+from dboost import data as data_mod, experiments, runner
 from dboost import results as results_mod
 from dboost.loss import discounted_cross_entropy, margins
 from dboost.results import CorruptRow, Store, atomic_write_bytes, clean_stale_temps
@@ -52,7 +52,7 @@ def world(tmp_path, monkeypatch):
     shutil.copytree(ROOT / "book" / "results", res, ignore=shutil.ignore_patterns(".*"))
     monkeypatch.setenv("DBOOST_RUNS", str(runs))
     monkeypatch.setenv("DBOOST_RESULTS", str(res))
-    monkeypatch.setattr(batch, "RESULTS", res)
+    monkeypatch.setattr(runner, "RESULTS", res)
     monkeypatch.delenv("DBOOST_DATA", raising=False)
     return runs, res
 
@@ -70,9 +70,9 @@ LAST_OUT = []
 
 
 def main_(argv, capsys):
-    """batch.main in-process; (exit code, stderr); its stdout goes to LAST_OUT[-1]."""
+    """runner.main in-process; (exit code, stderr); its stdout goes to LAST_OUT[-1]."""
     try:
-        rc = batch.main(argv)
+        rc = runner.main(argv)
     except SystemExit as e:  # argparse's own refusals
         rc = e.code
     cap = capsys.readouterr()
@@ -81,12 +81,12 @@ def main_(argv, capsys):
 
 
 def cli(argv, world, extra_env=None):
-    """python -m dboost.batch as a subprocess on the temporary world; (exit code, stderr)."""
+    """python -m dboost.runner as a subprocess on the temporary world; (exit code, stderr)."""
     runs, res = world
     env = dict(os.environ, DBOOST_RUNS=str(runs), DBOOST_RESULTS=str(res), OMP_NUM_THREADS="1",
                PYTHONPATH=str(ROOT))
     env.update(extra_env or {})
-    p = subprocess.run([sys.executable, "-m", "dboost.batch", *argv], env=env, capture_output=True, text=True,
+    p = subprocess.run([sys.executable, "-m", "dboost.runner", *argv], env=env, capture_output=True, text=True,
                        cwd=ROOT, timeout=300)
     return p.returncode, p.stderr
 
@@ -571,10 +571,10 @@ def test_15_files_get_umask_based_modes(tmp_path, umask, mode):
 
 def test_15_published_notebooks_are_world_readable(world, monkeypatch):
     runs, res = world
-    monkeypatch.setattr(batch, "_papermill", lambda *a, **k: None)  # no kernel for the summary here
+    monkeypatch.setattr(runner, "_papermill", lambda *a, **k: None)  # no kernel for the summary here
     old = os.umask(0o022)
     try:
-        done = batch.publish()
+        done = runner.publish()
     finally:
         os.umask(old)
     assert done and all(stat.S_IMODE((res / f"{d.split(':')[0]}.ipynb").stat().st_mode) == 0o644 for d in done)

@@ -1,4 +1,4 @@
-"""The experiment layer and the batch runner: validation before compute, atomic rows, resume."""
+"""The runner (dboost.runner): validation before compute, atomic rows, resume, training before rendering."""
 import json
 import os
 import shutil
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dboost import batch, experiments
+from dboost import experiments, runner
 from dboost.results import Store, atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,14 +30,14 @@ def runs(tmp_path, monkeypatch):
 def test_cli_refuses_bad_arguments_and_writes_nothing(runs, capsys, argv, msg):
     if "cuda" in msg and __import__("torch").cuda.is_available():
         pytest.skip("a CUDA device exists here")
-    assert batch.main(argv + ["--no-notebooks"]) == 2
+    assert runner.main(argv + ["--no-notebooks"]) == 2
     assert msg in capsys.readouterr().err
     assert not runs.exists()
 
 
 def test_missing_data_stops_before_training(runs, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DBOOST_DATA", str(tmp_path / "no-such-folder"))
-    assert batch.main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks"]) == 2
+    assert runner.main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks"]) == 2
     err = capsys.readouterr().err
     assert "CIFAR-10 not found" in err and "no-such-folder" in err
     assert not runs.exists()
@@ -80,7 +80,7 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
 def test_kill_9_then_resume(runs):
     """A run killed with SIGKILL mid-way leaves only whole rows; the rerun finishes the rest."""
     env = dict(os.environ, DBOOST_RUNS=str(runs), PYTHONPATH=str(ROOT))
-    cmd = [sys.executable, "-m", "dboost.batch", "--profile", "smoke", "--only", "boosting", "--no-notebooks"]
+    cmd = [sys.executable, "-m", "dboost.runner", "--profile", "smoke", "--only", "boosting", "--no-notebooks"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     rows = runs / "smoke" / "boosting" / "rows"
     # Wait for the event (the third row on disk), however slow a loaded machine is; no wall-clock
@@ -103,16 +103,16 @@ def test_kill_9_then_resume(runs):
 def test_a_run_on_another_runs_folder_does_not_republish_the_book(tmp_path, monkeypatch, capsys):
     """DBOOST_RUNS elsewhere (a scratch run, a test) must not replace book/results unless
     DBOOST_RESULTS points the publishing elsewhere too."""
-    from dboost import batch
+    from dboost import runner
     monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
     monkeypatch.delenv("DBOOST_RESULTS", raising=False)
     calls = []
-    monkeypatch.setattr(batch, "_papermill", lambda *a, **k: None)  # no kernel: only the publishing decision
-    monkeypatch.setattr(batch, "publish", lambda **k: calls.append(k))
-    batch.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
+    monkeypatch.setattr(runner, "_papermill", lambda *a, **k: None)  # no kernel: only the publishing decision
+    monkeypatch.setattr(runner, "publish", lambda **k: calls.append(k))
+    runner.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
     assert calls == [] and "not publishing" in capsys.readouterr().out
     monkeypatch.setenv("DBOOST_RESULTS", str(tmp_path / "results"))
-    batch.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
+    runner.run("smoke", only=["gap_sweep"], device="cpu", progress=False, train=False)
     assert len(calls) == 1
 
 
@@ -136,14 +136,14 @@ def test_the_runner_trains_before_the_pages_render_and_passes_them_the_profile_a
     from dboost import executors
     calls = []
     monkeypatch.setattr(executors, "run_local", lambda cfgs, **kw: calls.append(("train", sorted(cfgs))) or 0)
-    monkeypatch.setattr(batch, "_papermill", lambda src, dst, params, progress: calls.append(("render", src.stem,
+    monkeypatch.setattr(runner, "_papermill", lambda src, dst, params, progress: calls.append(("render", src.stem,
                                                                                              params)))
-    batch.run("smoke", only=["gap_sweep", "boosting"], device="cpu", progress=False, publish_book=False,
+    runner.run("smoke", only=["gap_sweep", "boosting"], device="cpu", progress=False, publish_book=False,
               overrides=dict(members=2))
     assert calls == [("train", ["boosting", "gap_sweep"]), ("render", "gap_sweep", dict(profile="smoke")),
                      ("render", "boosting", dict(profile="smoke"))]
     calls.clear()
-    batch.run("smoke", only=["gap_sweep"], progress=False, publish_book=False, train=False)  # a render
+    runner.run("smoke", only=["gap_sweep"], progress=False, publish_book=False, train=False)  # a render
     assert calls == [("render", "gap_sweep", dict(profile="smoke"))]
 
 
@@ -180,7 +180,7 @@ def test_rendering_a_page_with_no_rows_runs_every_cell(runs, tmp_path, monkeypat
     """A render where runs/ holds nothing: the page says "No results yet" and no cell fails."""
     monkeypatch.setenv("DBOOST_RESULTS", str(tmp_path / "results"))
     monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    batch.run("interp", only=["gap_sweep", "boosting"], progress=False, publish_book=False, train=False)
+    runner.run("interp", only=["gap_sweep", "boosting"], progress=False, publish_book=False, train=False)
     for e in ("gap_sweep", "boosting"):
         nb = json.loads((runs / "interp" / e / f"{e}.ipynb").read_text())
         outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
@@ -199,11 +199,21 @@ def test_the_profile_thread_count_holds_for_the_run_and_is_refused_when_bad(runs
     before = torch.get_num_threads(), os.environ.get("OMP_NUM_THREADS")
     torch.set_num_threads(2)
     try:
-        batch.run("smoke", only=["gap_sweep"], device="cpu", notebooks=False, progress=False)
+        runner.run("smoke", only=["gap_sweep"], device="cpu", notebooks=False, progress=False)
         assert seen and set(seen) == {(1, "1")}
         assert torch.get_num_threads() == 2 and os.environ.get("OMP_NUM_THREADS") == before[1]
     finally:
         torch.set_num_threads(before[0])
     shutil.rmtree(runs)
-    assert batch.main(["--profile", "smoke", "--no-notebooks", "--set", "threads=0"]) == 2
+    assert runner.main(["--profile", "smoke", "--no-notebooks", "--set", "threads=0"]) == 2
     assert "threads must be a positive int" in capsys.readouterr().err and not runs.exists()
+
+
+def test_the_deprecated_module_name_still_runs_the_runner(runs):
+    """``python -m dboost.batch`` (the runner's old name; two lines) is ``python -m dboost.runner``."""
+    env = dict(os.environ, DBOOST_RUNS=str(runs), PYTHONPATH=str(ROOT))
+    r = subprocess.run([sys.executable, "-m", "dboost.batch", "--profile", "nope", "--no-notebooks"], env=env,
+                       capture_output=True, text=True)
+    assert r.returncode == 2 and "dboost.runner: error: unknown profile 'nope'" in r.stderr
+    assert len((ROOT / "dboost" / "batch.py").read_text().splitlines()) == 2
+    assert not runs.exists()

@@ -238,7 +238,7 @@ def answer() -> str:
     contradicted, what stays undecided -- from :func:`headline`."""
     h = headline()
     if h.empty:
-        return "No results yet: run `python -m dboost.batch --profile smoke` (or interp / gpu / cpu)."
+        return "No results yet: run `python -m dboost.runner --profile smoke` (or interp / gpu / cpu)."
     if set(h["profile"]) == {"smoke"}:
         return ("Only the synthetic smoke run has rows. It checks the pipeline and says nothing about the poster's "
                 "claims. Run the `interp`, `gpu` or `cpu` profile for an answer.")

@@ -59,7 +59,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
               **overrides) -> Config:
     """Validate everything and load the data -- before any training and before any write.
 
-    The one place the CLI (``dboost.batch``) and the notebooks (papermill parameters) are checked:
+    The one place the CLI (``dboost.runner``) and the notebooks (papermill parameters) are checked:
     device (:func:`dboost.train.check_device`), seeds (:func:`dboost.train.check_seeds`: ints in
     [0, 2**31), a string such as papermill's ``-r seeds 12`` is refused), sizes, the data (labels,
     sizes against the profile, an explicit ``data_root`` that holds no data set), the runs folder
