@@ -1,8 +1,12 @@
-"""Claims 1 and 2: gap m0 against gap 0 on every claim seed, and a grid of gaps around m0."""
+"""Claims 1 and 2: gap m0 against gap 0 on every claim seed, and a grid of gaps around m0.
+
+Written as tasks of the scheduler protocol (:mod:`.schedule`): each yields the rows it needs and
+receives them.
+"""
 from __future__ import annotations
 
 from .configure import Config
-from .units import _gap_pair, fit_one
+from .schedule import Fit, drive, gap0, gapm0, pair
 
 
 def run(cfg: Config) -> None:
@@ -16,40 +20,46 @@ def run(cfg: Config) -> None:
     """
     p = cfg.p
     mw = dict(min_width_n=p["min_width_n"])
-    for s in p["claim_seeds"]:
-        _gap_pair(cfg, "sweep", s, **mw)
-
-    def point(s, k):  # the row of gap k x m0 on seed s (None while collecting units still to train)
-        base, disc = _gap_pair(cfg, "sweep", s, **mw)
-        if k in (0, 1) or base is None:
-            return base if k == 0 else disc
-        m0 = base["train_mean_margin"]
-        return fit_one(cfg, f"sweep_seed{s}_gapm0x{k:g}", seed=s, gap=float(k * max(m0, 0.0)), **mw,
-                       extra=dict(gap_label=f"m0x{k:g}", gap_mult=float(k), m0=m0, variant="sweep"))
-
+    claims = [pair("sweep", s, **mw) for s in p["claim_seeds"]]
     if p["grid"] == "full":
-        for s in p["seeds"]:
-            base, _ = _gap_pair(cfg, "sweep", s, **mw)
-            if base is None:
-                continue
-            m0 = base["train_mean_margin"]
-            grid = [(f"m0x{k:g}", k * m0) for k in p["gap_mults"] if k != 1.0] if p["gap_mults"] else \
-                   [(f"g{g:.3g}", g) for g in p["gap_abs"]]
-            for label, g in grid:
-                fit_one(cfg, f"sweep_seed{s}_gap{label}", seed=s, gap=float(g), min_width_n=p["min_width_n"],
-                        extra=dict(gap_label=label, m0=m0, variant="sweep"))
-        return
+        drive(cfg, [*claims, *(_full_grid(p, s, mw) for s in p["seeds"])])
+    else:
+        drive(cfg, [*claims, _adaptive_grid(p, mw)])
+
+
+def _point(s: int, k: float, base: dict, mw: dict) -> Fit:
+    """Gap k x m0 on seed s (k = 0 and 1: the pair's own rows)."""
+    if k == 0:
+        return gap0("sweep", s, **mw)
+    if k == 1:
+        return gapm0("sweep", s, base, **mw)
+    m0 = base["train_mean_margin"]
+    return Fit(f"sweep_seed{s}_gapm0x{k:g}", dict(mw, seed=s, gap=float(k * max(m0, 0.0)),
+                                                   extra=dict(gap_label=f"m0x{k:g}", gap_mult=float(k), m0=m0,
+                                                              variant="sweep")))
+
+
+def _full_grid(p, s: int, mw: dict):
+    base, = yield [gap0("sweep", s, **mw)]
+    m0 = base["train_mean_margin"]
+    grid = [(f"m0x{k:g}", k * m0) for k in p["gap_mults"] if k != 1.0] if p["gap_mults"] else \
+           [(f"g{g:.3g}", g) for g in p["gap_abs"]]
+    yield [Fit(f"sweep_seed{s}_gap{label}", dict(mw, seed=s, gap=float(g), extra=dict(gap_label=label, m0=m0,
+                                                                                       variant="sweep")))
+           for label, g in grid]
+
+
+def _adaptive_grid(p, mw: dict):
     s0 = p["seeds"][0]
-    _gap_pair(cfg, "sweep", s0, **mw)
+    base, = yield [gap0("sweep", s0, **mw)]
     mults = sorted({0.0, 1.0, *map(float, p["gap_mults"])})
-    rows = {k: point(s0, k) for k in mults}
-    while None not in rows.values() and max(rows, key=lambda k: rows[k]["test"]["acc"]) == mults[-1] \
-            and 2 * mults[-1] <= p["gap_mult_max"]:
+    rows = dict(zip(mults, (yield [_point(s0, k, base, mw) for k in mults])))
+
+    def best():
+        return max(rows, key=lambda k: rows[k]["test"]["acc"])
+    while best() == mults[-1] and 2 * mults[-1] <= p["gap_mult_max"]:
         mults.append(2 * mults[-1])
-        rows[mults[-1]] = point(s0, mults[-1])
-    if None in rows.values():
-        return  # collecting: the rest of the grid depends on the points still to train
-    i = mults.index(max(rows, key=lambda k: rows[k]["test"]["acc"]))
-    for s in p["claim_seeds"]:
-        for k in mults[max(i - 1, 0): i + 2]:
-            point(s, k)
+        rows[mults[-1]], = yield [_point(s0, mults[-1], base, mw)]
+    i = mults.index(best())
+    bases = yield [gap0("sweep", s, **mw) for s in p["claim_seeds"]]
+    yield [_point(s, k, b, mw) for s, b in zip(p["claim_seeds"], bases) for k in mults[max(i - 1, 0): i + 2]]
