@@ -33,9 +33,9 @@ def main(argv=None) -> str:
     a = ap.parse_args(argv)
     import ray
 
-    from dboost import executors, experiments
+    from dboost import executors, experiments, rounds
     torch.set_num_threads(1)
-    n_units = len(executors.plan("smoke", only=ONLY))
+    n_units = len(rounds.plan("smoke", only=ONLY))
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DBOOST_RUNS"] = str(Path(tmp) / "local")
         t0 = time.perf_counter()

@@ -152,10 +152,3 @@ def _members(row: dict, by_key: dict) -> list | None:
         if prev and r is None:
             return None
     return keys[::-1] if len(keys) == row.get("members") else None
-
-
-def results_csv_sync(profile: str) -> None:
-    from .results import Store, runs_root
-    for folder in sorted((runs_root() / profile).iterdir()):
-        if (folder / "rows").is_dir():
-            Store(profile, folder.name).sync_csv()

@@ -14,7 +14,7 @@ import argparse
 import sys
 from collections import Counter
 
-from . import executors, registry, runner
+from . import registry, rounds, runner
 from .config import PROFILES
 
 
@@ -22,7 +22,7 @@ def _plan(a: argparse.Namespace) -> int:
     try:
         if a.profile not in PROFILES:
             raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(PROFILES)}")
-        units = executors.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
+        units = rounds.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
                                **dict(runner._parse_set(x) for x in a.set))
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost plan: error: {e}", file=sys.stderr)
@@ -47,7 +47,7 @@ def _calibrate(a: argparse.Namespace) -> int:
         print(f"dboost calibrate: error: {e}", file=sys.stderr)
         return 2
     counts = calibration.backfill(a.profile, cfg.test_set.y.numpy())
-    calibration.results_csv_sync(a.profile)
+    runner.prepare(a.profile)  # the rows changed: their results.csv files follow
     print(f"[dboost calibrate] {a.profile}: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     return 0
 

@@ -155,12 +155,15 @@ def _publishes_elsewhere() -> bool:
     return runs_root().resolve() != (ROOT / "runs").resolve() and not os.environ.get("DBOOST_RESULTS")
 
 
-def prepare(profile: str, only) -> None:
-    """Start of a run (after validation): create the runs folder, remove the temporary files that
-    killed runs left in this profile's folders (ours only, of dead processes), and rebuild every
-    results.csv that does not match its rows."""
+def prepare(profile: str, only=None) -> None:
+    """Start of a run (after validation), or after rows were rewritten (``dboost calibrate``):
+    create the runs folder, remove the temporary files that killed runs left in this profile's
+    folders (ours only, of dead processes), and rebuild every results.csv that does not match its
+    rows.  ``only``: the experiments' folders (None: every folder of the profile that holds rows)."""
     root = check_runs_root()
     root.mkdir(parents=True, exist_ok=True)
+    if only is None:
+        only = sorted(d.name for d in (root / profile).glob("*") if (d / "rows").is_dir() and d.name != "units")
     for e in [*only, "units"]:
         st = Store(profile, e)
         gone = clean_stale_temps(st.dir, st.rows_dir, st.cache_dir)

@@ -1,7 +1,7 @@
 """The ``dboost`` command (dboost.cli): its subcommands reach the runner and the plan."""
 import pytest
 
-from dboost import cli, executors, runner
+from dboost import cli, rounds, runner
 
 
 def test_help_lists_the_subcommands(capsys):
@@ -14,7 +14,7 @@ def test_help_lists_the_subcommands(capsys):
 
 def test_plan_prints_the_plans_units_per_round(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
-    units = executors.plan("smoke", ["boosting"], n_train=200, n_test=100, members=2)
+    units = rounds.plan("smoke", ["boosting"], n_train=200, n_test=100, members=2)
     assert cli.main(["plan", "--profile", "smoke", "--only", "boosting", "--set", "n_train=200", "--set",
                      "n_test=100", "--set", "members=2"]) == 0
     out = capsys.readouterr().out

@@ -10,7 +10,7 @@ import os
 import pytest
 import torch
 
-from dboost import executors, experiments
+from dboost import executors, experiments, rounds
 
 SMALL = dict(n_train=200, n_test=100, batch_size=25, members=2, rules=("zero", "save_mean_reverse", "constant"),
              archs=("resnet9",), lengths=(1, 2))
@@ -64,7 +64,7 @@ def _overlapping(units):
 # ----------------------------------------------------------------------------- the plan
 
 def test_plan_smoke_counts_shared_units_once_and_orders_chains(runs):
-    units = executors.plan("smoke")
+    units = rounds.plan("smoke")
     assert not runs.exists()  # the plan writes nothing under runs/
     keys = [u["key"] for u in units]
     assert len(keys) == len(set(keys))  # every unit once
@@ -96,7 +96,7 @@ def test_plan_smoke_counts_shared_units_once_and_orders_chains(runs):
 def test_plan_cpu_counts(runs):
     if not os.environ.get("DBOOST_DATA"):
         pytest.skip("needs CIFAR-10 (DBOOST_DATA)")
-    units = executors.plan("cpu")
+    units = rounds.plan("cpu")
     p = experiments.PROFILES["cpu"]
     heads_claim = [h for h in p["heads"] if h[0] in experiments.CLAIM_HEADS]
     per_pair = 2
@@ -200,8 +200,8 @@ def test_time_limit_starts_no_unit_after_the_deadline_and_a_rerun_resumes(runs, 
     partial = _rows(tmp_path / "proc")
     assert len(partial) < len(local) and all(local[k] == v for k, v in partial.items())
     # the progress bar's total: a stand-in plan of what is left, the stored units counting as trained
-    rest = executors._stand_in_plan(_cfgs(only), "smoke", remaining=True)
-    assert len(rest) + len(stored) == len(executors.plan("smoke", only, **SMALL))
+    rest = rounds._stand_in_plan(_cfgs(only), "smoke", remaining=True)
+    assert len(rest) + len(stored) == len(rounds.plan("smoke", only, **SMALL))
     assert not stored & {u["key"] for u in rest}
     # the rerun trains only the rest and ends with the rows of an uninterrupted run
     n2 = executors.run_processes(_cfgs(only), workers=2, threads=1, progress=True)

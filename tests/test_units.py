@@ -221,27 +221,35 @@ def test_unit_key_is_stable_and_hashes_every_field(runs):
 
 # ----------------------------------------------------------------------------- 3. resume
 
-@pytest.mark.slow
-def test_boosting_resume_without_cache_recomputes_the_same_row(shared_runs, tmp_path, monkeypatch):
+@pytest.fixture
+def boosting_copy(shared_runs, tmp_path, monkeypatch):
+    """A copy of the shared smoke runs to resume the boosting chains in, at the one thread the
+    fixture trained at (CPU training is deterministic at a fixed count), counting calls to train():
+    (root, cfg, the path of the last row the run writes, calls)."""
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the fixture trained at 1 thread: CPU training is deterministic at a fixed count
+    torch.set_num_threads(1)
     try:
         root = tmp_path / "runs"
         shutil.copytree(shared_runs[0], root)
         monkeypatch.setenv("DBOOST_RUNS", str(root))
-        shutil.rmtree(root / "smoke/units/cache")
-        units_before = {p.name: p.read_text() for p in (root / "smoke/units/rows").glob("*.json")}
         cfg = experiments.configure("boosting", "smoke", device="cpu", progress=False, **SMALL)
-        last = f"{cfg.p['rules'][-1]}_seed0_m{cfg.p['members']}"  # the last row the run writes
-        path = root / "smoke/boosting/rows" / f"{last}.json"
-        old = json.loads(path.read_text())
-        path.unlink()
+        last = f"{cfg.p['rules'][-1]}_seed0_m{cfg.p['members']}"
         calls: list = []
         monkeypatch.setattr(experiments.units, "train", _counting_train(calls))
-        experiments.run(cfg)
-        new = json.loads(path.read_text())
+        yield root, cfg, root / "smoke/boosting/rows" / f"{last}.json", calls
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.mark.slow
+def test_boosting_resume_without_cache_recomputes_the_same_row(boosting_copy):
+    root, cfg, path, calls = boosting_copy
+    shutil.rmtree(root / "smoke/units/cache")
+    units_before = {p.name: p.read_text() for p in (root / "smoke/units/rows").glob("*.json")}
+    old = json.loads(path.read_text())
+    path.unlink()
+    experiments.run(cfg)
+    new = json.loads(path.read_text())
     # nothing was retrained: the committed outputs (runs/<profile>/units/outputs/*.npz: test logits,
     # train margins) carry the chain, so a fresh clone resumes it on any machine
     assert calls == []
@@ -252,11 +260,7 @@ def test_boosting_resume_without_cache_recomputes_the_same_row(shared_runs, tmp_
     # thread count) and the row comes out the same
     shutil.rmtree(root / "smoke/units/outputs")
     path.unlink()
-    torch.set_num_threads(1)
-    try:
-        experiments.run(cfg)
-    finally:
-        torch.set_num_threads(threads)
+    experiments.run(cfg)
     again = json.loads(path.read_text())
     assert len(calls) == cfg.p["members"]
     assert again["test"] == old["test"] and again["member_unit"] == old["member_unit"]
@@ -306,37 +310,25 @@ def _untimed(row: dict) -> dict:
 
 
 @pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)
-def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(shared_runs, tmp_path, monkeypatch):
+def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(boosting_copy):
     """A boosting chain resumes on a machine without the unit cache (a fresh clone, a bare GPU box):
     the committed outputs (units/outputs/<key>.npz: test logits, train margins) of the members
     before stand in for their networks.  Here the last member of the last chain is deleted whole
     -- its experiment row, its unit row and its outputs -- and the cache folder with it: the rerun
     must train exactly that one network, with the same key (its gaps come from member t-1's stored
     margins, bit for bit) and the same unit row and outputs; its experiment row equals the first run's."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the fixture trained at 1 thread: CPU training is deterministic at a fixed count
-    try:
-        root = tmp_path / "runs"
-        shutil.copytree(shared_runs[0], root)
-        monkeypatch.setenv("DBOOST_RUNS", str(root))
-        cfg = experiments.configure("boosting", "smoke", device="cpu", progress=False, **SMALL)
-        last = f"{cfg.p['rules'][-1]}_seed0_m{cfg.p['members']}"
-        units = root / "smoke/units"
-        row_path = root / "smoke/boosting/rows" / f"{last}.json"
-        old = json.loads(row_path.read_text())
-        key = old["member_unit"]
-        old_unit = json.loads((units / "rows" / f"{key}.json").read_text())
-        with np.load(units / "outputs" / f"{key}.npz") as z:
-            old_out = {k: z[k].copy() for k in z.files}
-        shutil.rmtree(units / "cache")
-        for path in (row_path, units / "rows" / f"{key}.json", units / "outputs" / f"{key}.npz"):
-            path.unlink()
-        others = {p.name: p.read_text() for p in (units / "rows").glob("*.json")}
-        calls: list = []
-        monkeypatch.setattr(experiments.units, "train", _counting_train(calls))
-        experiments.run(cfg)
-    finally:
-        torch.set_num_threads(threads)
+    root, cfg, row_path, calls = boosting_copy
+    units = root / "smoke/units"
+    old = json.loads(row_path.read_text())
+    key = old["member_unit"]
+    old_unit = json.loads((units / "rows" / f"{key}.json").read_text())
+    with np.load(units / "outputs" / f"{key}.npz") as z:
+        old_out = {k: z[k].copy() for k in z.files}
+    shutil.rmtree(units / "cache")
+    for path in (row_path, units / "rows" / f"{key}.json", units / "outputs" / f"{key}.npz"):
+        path.unlink()
+    others = {p.name: p.read_text() for p in (units / "rows").glob("*.json")}
+    experiments.run(cfg)
     assert len(calls) == 1                                     # only the deleted member was trained
     assert calls[0]["seed"] == experiments.member_seed(0, cfg.p["members"] - 1)
     new = json.loads(row_path.read_text())
