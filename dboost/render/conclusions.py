@@ -194,7 +194,7 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
             + ("Ours goes the same way at the most accurate gap. " if same else
                "The rise at large gaps we see too, but at our most accurate gap the minimum is *narrower* than at gap 0, "
                "so the link 'best gap = widest minimum' does not reproduce here. ")
-            + "Our measure matches a hand-written per-sample loop of the thesis' formula (`tests/test_metrics.py`); "
+            + "Our measure matches a hand-written per-sample loop of the thesis' formula (`tests/test_probes.py`); "
             "the values are not comparable in size -- they scale with the number and norm of the trainable weights "
             "(our width and data differ from the thesis'), and the thesis tunes the learning rate per gap, we do not "
             "-- so only the direction compares.")
