@@ -174,7 +174,7 @@ def _proba64(scores: torch.Tensor) -> torch.Tensor:
 def ece(scores: torch.Tensor, y: torch.Tensor, bins: int = 15) -> float:
     """Expected calibration error with ``bins`` equal-width confidence bins (Guo et al. 2017).
 
-    Confidence = max softmax (float64), bins (i/B, (i+1)/B]; ECE = sum_b |b|/N * |acc_b - conf_b|.
+    Confidence = max softmax (float64), bins ``(i/B, (i+1)/B]``; ``ECE = sum_b |b|/N * |acc_b - conf_b|``.
     """
     if isinstance(bins, bool) or int(bins) != bins or bins < 1:
         raise ValueError(f"bins must be a positive int; got {bins}")

@@ -77,6 +77,7 @@ def min_width(model: nn.Module, data, n: int = 1000, batch_size: int = 100, devi
          ``vmap(grad(...))``), ``batch_size`` samples per chunk.  If vmap fails for the model
          (an op without a batching rule), a warning is issued and a per-sample backward loop is
          used instead (same numbers, slower).
+
     device: None = the model's parameter device.  Returns a float.
     """
     if not isinstance(model, nn.Module) or _is_ensemble(model):

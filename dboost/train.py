@@ -2,7 +2,10 @@
 
 The recipes' hyper-parameters live in :mod:`dboost.recipes`, the data path (normalisation,
 augmentation) in :mod:`dboost.augmentation`, the device, thread and compile checks in
-:mod:`dboost.runtime`.  The hot loop (airbench-style):
+:mod:`dboost.runtime`.
+
+The hot loop (airbench-style):
+
   * the whole training set sits on the training device as uint8 (150 MB for CIFAR-10);
   * each batch is gathered by index, augmented and normalised as a few tensor ops on that device
     -- no per-sample Python, no DataLoader.  Augmentation, in this order: random crop (pad 4 with
