@@ -85,7 +85,7 @@ class Profile:
     resample_seeds: tuple = ()     # resample_heads: claim 1 and claim 3 with seeds that draw their own subset
     resample_heads: tuple = ()
     experiments: tuple = ("gap_sweep", "frozen_last_layer", "architectures", "boosting")
-    # torch.compile mode of the trainer (dboost.train.COMPILE_MODES; False: eager).  A speed setting,
+    # torch.compile mode of the trainer (dboost.runtime.COMPILE_MODES; False: eager).  A speed setting,
     # not part of a unit's key (like the executor); each unit row records the mode it trained with.
     compile: object = False
     threads: int | None = None     # CPU threads the runner fixes for this profile (None: torch's default)
@@ -130,7 +130,8 @@ def resolve(profile: str | Profile, overrides: dict | None = None, seeds=None) -
     settings into the settings a run uses.
     """
     from .rules import RULES
-    from .train import RECIPES, check_compile, check_seeds
+    from .recipes import RECIPES
+    from .runtime import check_compile, check_seeds
     if isinstance(profile, str) or not isinstance(profile, Profile):
         if not isinstance(profile, str) or profile not in PROFILES:
             raise ValueError(f"unknown profile {profile!r}; known profiles: {', '.join(PROFILES)}")

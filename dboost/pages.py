@@ -4,6 +4,8 @@ Every notebook in ``book/notebooks/`` starts with::
 
     page = pages.load("gap_sweep", profile)   # the rows in runs/<profile>/gap_sweep/, the profile's settings
     df = page.rows
+    display(Markdown(page.header()))           # provenance, what of the plan is stored, the smoke banner
+    page.skip_rest_if_empty()
 
 Training happens in the runner (:mod:`dboost.runner`) before the pages are executed; a page only
 reads ``runs/``.  So rendering a page on a machine with no rows trains nothing: it says so
@@ -18,6 +20,7 @@ import pandas as pd
 from . import registry
 from .analysis.rows import rows as _rows
 from .config import PROFILES, Profile
+from .render.provenance import provenance, smoke_warning
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,13 @@ class Page:
         return (f"**Rendered from the {len(self.rows)} rows stored in `runs/{self.profile}/{self.experiment}/`**: "
                 f"tables and verdicts cover the rows present{cover}. `{self.rerun_command()}` trains what the "
                 "profile asks for and is not stored (a run still going, or seeds added since).")
+
+    def header(self) -> str:
+        """The page's opening Markdown: what produced the rows (and the command that reruns them),
+        :meth:`status`, and the smoke banner where the rows are only the pipeline check."""
+        parts = [provenance(self.rows)] if not self.empty else []
+        parts += [self.status(), smoke_warning(self.rows)]
+        return "\n\n".join(x for x in parts if x)
 
     def skip_rest_if_empty(self) -> None:
         """With no rows, make every later cell of this notebook a no-op (it would only draw empty

@@ -75,7 +75,7 @@ def test_glossary_and_bibliography():
 
 def test_every_claim_of_the_landing_page_has_a_summary_row_with_its_number():
     import re
-    from dboost import summary
+    from dboost.render import summary
     intro = (ROOT / "book" / "intro.md").read_text()
     section = intro.split("## The claims of the poster")[1].split("\n## ")[0]
     numbers = re.findall(r"^(\d)\. \*\*", section, flags=re.M)

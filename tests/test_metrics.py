@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from sklearn.metrics import roc_auc_score
 
 from dboost import metrics as M
 from dboost.data import synthetic
 from dboost.loss import margins
+from tiny import tiny_linear
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 
@@ -228,11 +228,6 @@ def test_bad_inputs_misc():
 
 # ----------------------------------------------------------------------------- evaluate
 
-def _tiny_model(seed=0, c=10):
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, c))
-
-
 KEYS = {"n", "members", "acc", "auc_proba", "auc_logits", "auc_log_proba", "mis_auroc", "nll", "ece", "brier",
         "mean_margin", "margin_std", "margin_min", "margin_q05", "margin_q25", "margin_median", "margin_q75",
         "margin_q95", "margin_max"}
@@ -242,7 +237,7 @@ def test_evaluate_model_and_ensemble():
     from dboost.boost import Ensemble
     from dboost.train import predict_logits
     _, test = synthetic(0, 200, seed=0)
-    model = _tiny_model()
+    model = tiny_linear()
     r = M.evaluate(model, test, batch_size=64)
     assert set(r) == KEYS
     assert r["n"] == 200 and r["members"] == 1
@@ -269,7 +264,7 @@ def test_evaluate_model_and_ensemble():
         assert re[k] == pytest.approx(r[k], rel=1e-5, abs=1e-6), k
 
     # two different members: mean of softmax (the authors' rule)
-    ens2 = Ensemble([model, _tiny_model(seed=1)])
+    ens2 = Ensemble([model, tiny_linear(seed=1)])
     r2 = M.evaluate(ens2, test)
     p = torch.stack([torch.softmax(predict_logits(m, test.x).double(), 1) for m in ens2.members]).mean(0)
     assert r2["acc"] == pytest.approx(M.accuracy(p, test.y), abs=1e-15)
@@ -283,111 +278,6 @@ def test_evaluate_model_and_ensemble():
 def test_evaluate_bad_inputs():
     _, test = synthetic(0, 20, seed=0)
     with pytest.raises(ValueError):
-        M.evaluate(_tiny_model(), (test.x, test.y))
+        M.evaluate(tiny_linear(), (test.x, test.y))
     with pytest.raises(ValueError):
         M.evaluate("model", test)
-
-
-# ----------------------------------------------------------------------------- minimum width
-
-def _bn_net(seed=0, c=10, frozen_head=True):
-    """BN after every conv (affine-free), a frozen head behind BN1d: scale-invariant in the trainable weights."""
-    torch.manual_seed(seed)
-    head = nn.Linear(16, c, bias=False)
-    if frozen_head:
-        head.weight.requires_grad_(False)
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8, affine=False), nn.ReLU(), nn.MaxPool2d(4),
-        nn.Conv2d(8, 16, 3, padding=1), nn.BatchNorm2d(16, affine=False), nn.ReLU(), nn.AdaptiveMaxPool2d(1),
-        nn.Flatten(), nn.Dropout(0.2), nn.BatchNorm1d(16, affine=False), head)
-
-
-def _hand_min_width(model, data, n, batch_size):
-    from dboost.train import to_input
-    net = copy.deepcopy(model)
-    ps = [p for p in net.parameters() if p.requires_grad]
-    with torch.no_grad():
-        norm = torch.sqrt(sum((p.double() ** 2).sum() for p in ps))
-        for p in ps:
-            p /= norm.float()
-    x, y = to_input(data.x[:n]).contiguous(), data.y[:n]
-    bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    net.eval()
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None
-        m.train()
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            net(x[i:i + batch_size])
-    net.eval()
-    out = []
-    for i in range(n):
-        net.zero_grad()
-        F.cross_entropy(net(x[i:i + 1]), y[i:i + 1]).backward()
-        out.append(math.sqrt(sum(float((p.grad.double() ** 2).sum()) for p in ps)))
-    return float(np.mean(out))
-
-
-def test_min_width_matches_hand_loop():
-    train, _ = synthetic(40, 0, seed=0)
-    model = _bn_net()
-    model.train()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    got = M.min_width(model, train, n=30, batch_size=10)
-    ref = _hand_min_width(model, train, 30, 10)
-    assert got == pytest.approx(ref, rel=1e-5)
-    # the caller's model is untouched (weights, BN statistics, mode)
-    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
-    assert model.training
-    # a model without BatchNorm, and n larger than the data
-    lin = _tiny_model()
-    assert M.min_width(lin, train, n=1000, batch_size=16) == pytest.approx(_hand_min_width(lin, train, 40, 16), rel=1e-5)
-
-
-def test_min_width_loop_fallback(monkeypatch):
-    train, _ = synthetic(12, 0, seed=0)
-    model = _bn_net()
-    fast = M.min_width(model, train, n=12, batch_size=12)
-
-    def broken_vmap(*a, **k):
-        def f(*aa, **kk):
-            raise RuntimeError("no batching rule")
-        return f
-    monkeypatch.setattr(torch.func, "vmap", broken_vmap)
-    with pytest.warns(RuntimeWarning, match="vmap failed"):
-        slow = M.min_width(model, train, n=12, batch_size=12)
-    assert slow == pytest.approx(fast, rel=1e-5)
-
-
-def test_min_width_scale_invariant():
-    train, _ = synthetic(64, 0, seed=1)
-    model = _bn_net(seed=3)
-    w1 = M.min_width(model, train, n=64, batch_size=32)
-    scaled = copy.deepcopy(model)
-    with torch.no_grad():
-        for p in scaled.parameters():
-            if p.requires_grad:
-                p.mul_(3.0)
-    # stale BN statistics in the scaled copy do not matter: they are re-estimated
-    w3 = M.min_width(scaled, train, n=64, batch_size=32)
-    assert w3 == pytest.approx(w1, rel=1e-4)
-    assert w1 > 0
-    # the frozen head is not in theta: scaling it changes the function, hence the width
-    with torch.no_grad():
-        scaled[-1].weight.mul_(3.0)
-    assert abs(M.min_width(scaled, train, n=64, batch_size=32) - w1) > 1e-3 * w1
-
-
-def test_min_width_bad_inputs():
-    train, _ = synthetic(8, 0, seed=0)
-    with pytest.raises(ValueError):
-        M.min_width(_bn_net(), train, n=0)
-    with pytest.raises(ValueError):
-        M.min_width(_bn_net(), (train.x, train.y))
-    from dboost.boost import Ensemble
-    with pytest.raises(ValueError, match="ensemble"):
-        M.min_width(Ensemble([_bn_net()]), train)
-    frozen = _tiny_model().requires_grad_(False)
-    with pytest.raises(ValueError, match="trainable"):
-        M.min_width(frozen, train)

@@ -1,58 +1,20 @@
-"""The verdict logic behind the book's summary table, on hand-made rows with known answers.
+"""dboost.render.summary: the verdict logic behind the book's summary table, on hand-made rows with
+known answers.
 
 The book's conclusions are only as good as these rules, so each is pinned: paired by seed, a
 paired t interval Holm-adjusted across the profile's family (the glossary's rule), lower-is-better
 metrics flipped, a claim over every size / architecture needing every cell, every regime shown.
 """
 import numpy as np
-import pytest
-
 import pandas as pd
 
-from dboost import analysis, report, summary
+from dboost import analysis
+from dboost.render import summary
 from dboost.results import Store
-
-
-# ----------------------------------------------------------------------------- statistics
-
-def test_pm_uses_sample_std():
-    assert report.pm([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00"  # ddof=1: std of 1,2,3 is 1, not 0.816
-    assert report.pm([0.5], 3) == "0.500"
-    assert report.pm([], 3) == "–"
-
-
-@pytest.mark.parametrize("diffs,hib,expected", [
-    ([0.010, 0.011, 0.012], True, "supported"),          # unadjusted 95 % t interval [0.0085, 0.0135]
-    ([0.01, 0.02, 0.03], True, "inconclusive"),          # every seed gains, but p = 0.074: the sign rule is gone
-    ([-0.010, -0.011, -0.012], True, "contradicted"),
-    ([0.0, 0.0, 0.0], True, "inconclusive"),             # no change: p = 1
-    ([0.05], True, "inconclusive (n too small)"),
-    ([-0.10, -0.11, -0.12], False, "supported"),         # NLL/ECE: lower is better
-    ([0.10, 0.11, 0.12], False, "contradicted"),
-])
-def test_verdict(diffs, hib, expected):
-    assert report.verdict(diffs, higher_is_better=hib) == expected
+from fake_rows import boost_row, sweep_row
 
 
 # ----------------------------------------------------------------------------- the claims table
-
-ENV = dict(hardware="testbox", device="cpu", torch="0", torchvision="0", python="3", git_commit="abc", cpu_threads=1)
-
-
-def _sweep_row(seed, label, gap, acc, m0=2.0, nll=1.0):
-    return dict(profile="cpu", experiment="gap_sweep", dataset="cifar10", n_train=5000, n_test=10000, recipe="fast",
-                epochs=1, batch_size=100, env=ENV, seed=seed, arch="resnet9", variant="sweep", gap_label=label,
-                gap=gap, m0=m0 if label != "0" else None, train_acc=0.7, train_mean_margin=m0 if label == "0" else 3.0,
-                train_wall_time_s=1.0,
-                test=dict(acc=acc, auc_proba=0.9 + acc / 10, auc_logits=0.9, auc_log_proba=0.9, mis_auroc=0.8,
-                          nll=nll, ece=0.1))
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path))
-    return tmp_path
-
 
 def _claim(table, prefix):
     rows = table[table["claim"].str.startswith(prefix)]
@@ -65,8 +27,8 @@ def test_claim1_paired_on_seed(runs):
     # gap m0 wins on every seed by 0.019 .. 0.021 although seed 2 is a much worse run overall:
     # only a *paired* comparison sees that (unpaired, the seed spread swamps it).
     for s, (a0, a1) in enumerate([(0.60, 0.620), (0.70, 0.721), (0.40, 0.419)]):
-        st.put(f"sweep_seed{s}_gap0", _sweep_row(s, "0", 0.0, a0, nll=1.0 + s / 10))
-        st.put(f"sweep_seed{s}_gapm0", _sweep_row(s, "m0", 2.0, a1, nll=1.5 + s / 10 + s / 1000))
+        st.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, a0, nll=1.0 + s / 10))
+        st.put(f"sweep_seed{s}_gapm0", sweep_row(s, "m0", 2.0, a1, nll=1.5 + s / 10 + s / 1000))
     t = summary.claims_table("cpu").set_index("claim")
     label = analysis.claim("1").label
     acc = t.loc[label]
@@ -78,23 +40,17 @@ def test_claim1_paired_on_seed(runs):
     assert t.loc[analysis.claim("5-save").label, "verdict"] == "not yet run"
 
 
-def _boost_row(seed, rule, members, acc, auc):
-    return dict(profile="cpu", experiment="boosting", dataset="cifar10", n_train=5000, n_test=10000, recipe="fast",
-                epochs=1, batch_size=100, env=ENV, seed=seed, rule=rule, members=members, member_trained_on="testbox",
-                member_wall_time_s=1.0, test=dict(acc=acc, auc_proba=auc))
-
-
 def test_boosting_every_size_must_win_and_holm_counts_every_cell(runs):
     st = Store("cpu", "boosting")
     jitter = (0.0, 0.001, -0.001)
     for s in range(3):
         for m in (1, 2, 3):
-            st.put(f"zero_seed{s}_m{m}", _boost_row(s, "zero", m, 0.60 + 0.01 * m + 0.05 * s, 0.90))
-            st.put(f"constant_seed{s}_m{m}", _boost_row(s, "constant", m, 0.65 + 0.01 * m + 0.05 * s, 0.95))
+            st.put(f"zero_seed{s}_m{m}", boost_row(s, "zero", m, 0.60 + 0.01 * m + 0.05 * s, 0.90))
+            st.put(f"constant_seed{s}_m{m}", boost_row(s, "constant", m, 0.65 + 0.01 * m + 0.05 * s, 0.95))
             # save mean; reverse: +0.02 over plain at every size > 1; zero mean; reverse: wins at 2, loses at 3
             st.put(f"save_mean_reverse_seed{s}_m{m}",
-                   _boost_row(s, "save_mean_reverse", m, 0.62 + 0.01 * m + 0.05 * s + jitter[s], 0.91))
-            st.put(f"zero_mean_reverse_seed{s}_m{m}", _boost_row(
+                   boost_row(s, "save_mean_reverse", m, 0.62 + 0.01 * m + 0.05 * s + jitter[s], 0.91))
+            st.put(f"zero_mean_reverse_seed{s}_m{m}", boost_row(
                 s, "zero_mean_reverse", m, 0.60 + 0.01 * m + 0.05 * s + (0.02 if m == 2 else -0.02) + jitter[s], 0.90))
     comp = analysis.comparisons("cpu")
     prim = comp[comp["role"] == "primary"]
@@ -113,7 +69,7 @@ def test_claim4_needs_every_architecture(runs):
         for s in range(3):
             base = 0.5 + rng.uniform(0, 0.1)
             for label, acc in (("0", base), ("m0", base + gain + 0.001 * s)):
-                r = _sweep_row(s, label, 0.0 if label == "0" else 2.0, acc)
+                r = sweep_row(s, label, 0.0 if label == "0" else 2.0, acc)
                 r.update(experiment="architectures", arch=arch, variant=arch)
                 st.put(f"{arch}_seed{s}_gap{label}", r)
     v = analysis.claim_verdicts("cpu").set_index(["claim", "role"])
@@ -158,59 +114,7 @@ def test_number_formats_are_percent_points_and_nats():
     assert fmt.diff_pm([0.1, 0.2], "test_nll") == nb("+0.150 ±_0.071_nats")
     assert fmt.level_pm([]) == fmt.diff_pm([float("nan")]) == "–"
     assert fmt.pct(0.7031) == "70.3 %" and fmt.pt(0.064) == "+6.4 pt"  # in sentences: plain spaces
-
-
-def test_paired_wide_reads_across_and_pairs_on_seed():
-    import pandas as pd
-    rows = []
-    for s, (a0, a1) in enumerate([(0.60, 0.61), (0.70, 0.72), (0.40, 0.43)]):
-        for label, a in (("0", a0), ("m0", a1)):
-            rows.append(dict(seed=s, gap_label=label, variant="sweep", train_acc=0.9, train_mean_margin=2.0,
-                             test_acc=a, test_nll=1.0 if label == "0" else 1.5))
-    t = report.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
-    acc = t.loc["test accuracy"]
-    # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
-    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731
-    assert acc["gap 0"] == nb("56.7 ±_15.3_%") and acc["gap m0"] == nb("58.7 ±_14.6_%")
-    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
-    nll = t.loc["NLL (lower is better)"]
-    assert nll["gap 0"] == nb("1.000 ±_0.000_nats") and nll["gap m0 − gap 0"] == nb("+0.500 ±_0.000_nats")
-    assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
-    assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
-
-
-def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
-    st = Store("cpu", "gap_sweep")
-    for s, (a0, a1) in enumerate([(0.60, 0.620), (0.70, 0.721), (0.40, 0.419)]):
-        st.put(f"sweep_seed{s}_gap0", _sweep_row(s, "0", 0.0, a0, nll=1.0))
-        st.put(f"sweep_seed{s}_gapm0", _sweep_row(s, "m0", 2.0, a1, nll=1.5))
-    text = summary.conclusion("gap_sweep", "cpu")
-    t = summary.claims_table("cpu")
-    mine = {c.label for c in analysis.CLAIMS if c.experiment == "gap_sweep"}
-    for _, r in t[t["claim"].map(lambda x: x.split(" — ")[0] in mine)].iterrows():
-        if r["verdict"] != "not yet run":
-            assert f"**{r['claim']}** — ours: {r['ours']}" in text and f"Verdict: **{r['verdict']}**" in text
-    assert "does not fit its training set" in text  # the regime is named (train acc 0.7 here)
-    assert report.PM_NOTE in text
-    g = summary.at_a_glance().set_index("claim")
-    assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt (n=3): supported"
-    assert g.loc[analysis.claim("2").label, "cpu"].endswith("inconclusive")  # grid {0, 1}: its top is the best
-
-
-def test_rerun_cost_counts_a_shared_network_once(runs):
-    """A boosting member is in every larger ensemble: its training time counts once, on the hardware
-    of its own unit row (not where the ensemble was scored)."""
-    units = Store("cpu", "units")
-    units.put("uA", dict(key="uA", env=dict(device="cuda", hardware="NVIDIA H200")))
-    units.put("uB", dict(key="uB", env=dict(device="cuda", hardware="NVIDIA H200")))
-    bo = Store("cpu", "boosting")
-    for k, members in ((1, ["uA"]), (2, ["uA", "uB"])):
-        for u, wall in zip(members, (60.0, 120.0)):
-            bo.put(f"zero_seed0_m{k}_{u}", dict(key=f"zero_seed0_m{k}_{u}", profile="cpu", experiment="boosting",
-                                                member_unit=u, member_wall_time_s=wall, env=ENV))
-    c = report.rerun_cost("cpu", "boosting")
-    assert c["networks"] == 2 and c["seconds"] == 180.0  # uA's 60 s once, not twice
-    assert c["hardware"] == "NVIDIA H200 (cuda)" and c["command"] == "dboost run --profile cpu --only boosting"
-    import pandas as pd
-    line = report.rerun_line(pd.DataFrame([dict(profile="cpu", experiment="boosting")]))
-    assert "`dboost run --profile cpu --only boosting`" in line and "2 {term}`units <unit>`, 3 min" in line
+    # a difference with its interval says its unit once
+    assert fmt.estimate(0.064, 0.003, 0.039) == "+6.4 pt [+0.3, +3.9]"
+    assert fmt.estimate(1.103, 0.874, 1.331, "test_nll") == "+1.103 nats [+0.874, +1.331]"
+    assert fmt.estimate(0.064, float("nan"), float("nan")) == "+6.4 pt"

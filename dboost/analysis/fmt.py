@@ -40,13 +40,17 @@ def pt(x: float, metric: str = "test_acc", sign: bool = True) -> str:
 
 
 def interval(lo: float, hi: float, metric: str = "test_acc") -> str:
-    """'[+0.3, +3.9] pt'."""
+    """'[+0.3, +3.9]': the bounds without their unit, which the value before them says (:func:`estimate`)."""
     if lo != lo or hi != hi:
         return ""
-    a, b = pt(lo, metric), pt(hi, metric)
-    unit = a.rsplit(" ", 1)[1] if " " in a else ""
     strip = lambda s: s.rsplit(" ", 1)[0] if " " in s else s  # noqa: E731
-    return f"[{strip(a)}, {strip(b)}] {unit}".strip()
+    return f"[{strip(pt(lo, metric))}, {strip(pt(hi, metric))}]"
+
+
+def estimate(mean: float, lo: float, hi: float, metric: str = "test_acc") -> str:
+    """A difference and its interval, the unit said once: '+6.4 pt [+0.3, +3.9]', '+1.103 nats
+    [+0.874, +1.331]'; without an interval (NaN bounds) the difference alone."""
+    return f"{pt(mean, metric)} {interval(lo, hi, metric)}".strip()
 
 
 def level(x: float, metric: str = "test_acc") -> str:

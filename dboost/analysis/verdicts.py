@@ -59,7 +59,7 @@ def _cells(c: Claim, df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
              df[df[c.cells_by] == v]) for v in vals]
 
 
-def _paired_arms(c: Claim, d: pd.DataFrame, ctrl, metric: str) -> pd.DataFrame:
+def paired_arms(c: Claim, d: pd.DataFrame, ctrl, metric: str) -> pd.DataFrame:
     """Columns t (treatment) and c (control) of one cell, on the seeds both arms have."""
     if c.kind == "gain_difference":
         t, k = _gain(c.treatment.select(d), metric), _gain(ctrl.select(d), metric)
@@ -89,7 +89,7 @@ def comparisons(profile: str) -> pd.DataFrame:
         for role, metric in (("primary", c.metric), *(("secondary", m) for m in c.secondary)):
             direction = c.direction * (-1 if metric in fmt.LOWER_IS_BETTER else 1)
             for (cell, d), ctrl in ((x, ctrl) for x in _cells(c, df) for ctrl in c.control):
-                both = _paired_arms(c, d, ctrl, metric)
+                both = paired_arms(c, d, ctrl, metric)
                 if both.empty:
                     continue
                 name = cell if len(c.control) == 1 else ", ".join(x for x in (cell, _control_name(c, ctrl)) if x)
@@ -247,7 +247,7 @@ def answer() -> str:
     def effect(r) -> str:
         if by[r["claim"]].kind == "optimum":
             return f"{r['profile']}: best gap {r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}], n={r['n']}"
-        return f"{r['profile']}: {fmt.pt(r['mean'], r['metric'])} {fmt.interval(r['lo'], r['hi'], r['metric'])}, n={r['n']}"
+        return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, n={r['n']}"
 
     def listing(verdict: str) -> list[str]:
         parts = []

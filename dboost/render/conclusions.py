@@ -1,26 +1,17 @@
-"""The results summary: each declared claim (``dboost.analysis.claims``) with its verdict per
-profile, computed by the rule of ``dboost.analysis.stats`` (paired t, Holm) from the rows."""
+"""What each page found, in sentences generated from its rows: the conclusion of a result page
+(its claims' verdicts and what qualifies them), the verdicts of our own studies (training length,
+data size, calibrated NLL) and the caveats of a profile's verdicts."""
 from __future__ import annotations
 
 import pandas as pd
 
-from . import analysis, poster, report
-from .analysis import fmt
-from .config import PROFILE_RANK, PROFILES
-from .registry import EXPERIMENTS
+from .. import analysis, poster
+from ..analysis import fmt
+from .markdown import PM_NOTE, VERDICT_RULE, term
+from .provenance import best_profile, load_rows
+from .summary import claims_table, regime
+from .tables import _length_pairs, pm, rule_name, verdict
 
-
-def _load(experiment, profile=None):
-    """Rows of ``experiment`` for ``profile`` (None: the best profile that has them)."""
-    p = profile if profile is not None else report.best_profile(experiment)
-    df = report.rows(experiment, p) if p else pd.DataFrame()
-    return (df, p) if not df.empty else (pd.DataFrame(), None)
-
-
-def profiles_with_results() -> list[str]:
-    """Profiles holding rows of any experiment, best first (``experiments.PROFILE_RANK``)."""
-    from .results import runs_root
-    return [p for p in PROFILE_RANK if any((runs_root() / p / e / "results.csv").exists() for e in EXPERIMENTS)]
 
 def _first_seed_grid(sw):
     """The gap grid of the first seed: its rows, the best row by test accuracy, m0, and whether
@@ -30,132 +21,18 @@ def _first_seed_grid(sw):
     m0 = float(s0["m0"].dropna().iloc[0]) if s0["m0"].notna().any() else float("nan")
     return s0, best, m0, bool(best["gap"] >= s0["gap"].max())
 
-def regime(profile: str) -> dict:
-    """How close a profile's gap-0 frozen-x10 nets are to the poster's regime: train accuracy and m0."""
-    sw, _ = _load("gap_sweep", profile)
-    if sw.empty:
-        return dict(train_acc=float("nan"), m0=float("nan"), fits=None, text="regime unknown (no gap sweep)")
-    g0 = sw[sw["gap_label"] == "0"]
-    acc, m0 = float(g0["train_acc"].mean()), float(g0["train_mean_margin"].mean())
-    fits = bool(g0["train_acc"].min() >= 0.99)
-    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train accuracy {fmt.pct(acc)}, m0 {m0:.1f}: "
-                f"{'fits' if fits else 'does not fit'} its training set")
-
-
-def _effect_text(r, c) -> str:
-    """One verdict row in words: the arms' means, the difference, its adjusted interval, n and p."""
-    if c.kind == "optimum":
-        o = r["optimum"]
-        per = ", ".join(f"{b:g}" for b in o["best"])
-        grid = ", ".join(f"{g:g}" for g in o["grid"])
-        at = f"{r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else f"{r['mean']:.2g} × m0"
-        return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per} × m0; grid every seed "
-                f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
-                + (f"; seeds {', '.join(map(str, o['incomplete']))} wait for their grid points" if o.get("incomplete") else "")
-                + f"), n={r['n']}")
-    m = r["metric"]
-    level = lambda x: fmt.level(x, m)  # noqa: E731
-    arms = f"{level(r['control_mean'])} → {level(r['treatment_mean'])}: " if c.kind != "gain_difference" else ""
-    diff = f"{arms}{fmt.pt(r['mean'], m)}"
-    if r["n"] >= 2:
-        diff += f" {fmt.interval(r['lo'], r['hi'], m)} (p = {r['p']:.2g}, Holm p = {r['p_adj']:.2g} of {int(r['family_size'])})"
-    diff += f", n={int(r['n'])}"
-    if r.get("cells", 1) > 1:
-        diff = (f"weakest of {int(r['cells'])} cells, {r['cell']}: {diff}; {int(r['cells_supported'])} of {int(r['cells'])} "
-                "supported")
-    elif r.get("cell"):
-        diff = f"{r['cell']}: {diff}"
-    return diff
-
-
-def claims_table(profile: str) -> pd.DataFrame:
-    """One row per declared claim and metric for ``profile``: ours (effect, adjusted interval, n),
-    the poster's value and the verdict; claims the profile has not run say so."""
-    v = analysis.claim_verdicts(profile)
-    out = []
-    for c in analysis.CLAIMS:
-        mine = v[v["claim"] == c.id] if not v.empty else v
-        if mine.empty:
-            out.append(dict(claim=c.label, poster=c.poster_value, ours="not yet run", verdict="not yet run"))
-            continue
-        for _, r in mine.iterrows():
-            name = c.label if r["role"] == "primary" else f"{c.label} — {fmt.METRIC_NAMES.get(r['metric'], r['metric'])}" \
-                + (" (lower is better)" if r["metric"] in fmt.LOWER_IS_BETTER else "") + ", secondary"
-            out.append(dict(claim=name, poster=c.poster_value if r["role"] == "primary" else "",
-                            ours=_effect_text(r, c), verdict=r["verdict"]))
-    return pd.DataFrame(out)
-
-
-def headline_table() -> pd.DataFrame:
-    """One row per claim, one column per profile that ran it (interp | gpu | cpu): the effect on the
-    primary metric in points, its Holm-adjusted interval, n and the verdict; the last column says
-    where the regimes disagree.  Every regime is shown: nothing is chosen for its verdict."""
-    h = analysis.headline()
-    if h.empty:
-        return pd.DataFrame(columns=["claim", "poster"])
-    profs = list(dict.fromkeys(h["profile"]))
-    out = []
-    for c in analysis.CLAIMS:
-        g = h[h["claim"] == c.id]
-        if g.empty:
-            continue
-        row = {"claim": c.label, "poster": c.poster_value}
-        for p in profs:
-            r = g[g["profile"] == p]
-            row[f"{p} ({regime_word(p)})"] = "not run" if r.empty else _cell_text(r.iloc[0], c)
-        row["regimes"] = analysis.verdicts.agreement(dict(zip(g["profile"], g["verdict"])))
-        out.append(row)
-    return pd.DataFrame(out)
-
-
-def _cell_text(r, c) -> str:
-    """A headline cell: '+6.4 pt [−2.0, +14.7] pt, n=3: inconclusive'."""
-    if c.kind == "optimum":
-        at = f"{r['mean']:.2g} × m0" + (f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else "")
-        return f"best gap {at}, n={r['n']}: {r['verdict']}"
-    where = f"{r['cell']}: " if r.get("cells", 1) > 1 else ""
-    return f"{where}{fmt.pt(r['mean'])} {fmt.interval(r['lo'], r['hi'])}".strip() + f", n={int(r['n'])}: {r['verdict']}"
-
-
-def regime_word(profile: str) -> str:
-    reg = regime(profile)
-    return "synthetic" if profile == "smoke" else "fits its training set" if reg["fits"] else "does not fit"
-
-
-def at_a_glance() -> pd.DataFrame:
-    """The landing page's table: one line per claim, each regime's effect (points) and verdict."""
-    h = analysis.headline()
-    if h.empty:
-        return pd.DataFrame(columns=["claim"])
-    out = []
-    for c in analysis.CLAIMS:
-        g = h[h["claim"] == c.id]
-        if g.empty:
-            continue
-        row = {"claim": c.label}
-        for _, r in g.iterrows():
-            eff = f"{r['mean']:.2g} × m0" if c.kind == "optimum" else fmt.pt(r["mean"])
-            row[r["profile"]] = f"{eff} (n={int(r['n'])}): {r['verdict']}"
-        out.append(row)
-    return pd.DataFrame(out).fillna("not run")
-
-
-def headline_profiles(table=None) -> list[str]:
-    """The profiles the headline shows (every one with rows; smoke only when alone)."""
-    return analysis.verdicts.headline_profiles()
-
 
 def training_length_verdict(profile: str | None = None) -> str:
     """The training-length study in one paragraph, computed from its rows."""
-    df, p = _load("training_length", profile)
+    df, p = load_rows("training_length", profile)
     if df.empty:
         return "*The training-length study has not run yet.*"
-    m = report._length_pairs(df)
+    m = _length_pairs(df)
     parts, concl = [], []
     for head, g in m.groupby("head_label", sort=False):
         lo, hi = g["length_epochs"].min(), g["length_epochs"].max()
         gs, gl = g[g["length_epochs"] == lo], g[g["length_epochs"] == hi]
-        v = report.verdict(gl["gain"])
+        v = verdict(gl["gain"])
         parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
                      f"{int(lo)} epoch{'s' * int(lo != 1)} (gap-0 train accuracy {fmt.level_pm(gs['train_acc_0'])}) to "
                      f"{fmt.diff_pm(gl['gain'])} at {int(hi)} epochs (train accuracy {fmt.level_pm(gl['train_acc_0'])}; {v})")
@@ -167,7 +44,7 @@ def training_length_verdict(profile: str | None = None) -> str:
                          "every seed), so it cannot tell the two explanations apart")
             continue
         gf = g[g["length_epochs"].isin(fitting)]
-        vs = {int(e): report.verdict(ge["gain"]) for e, ge in gf.groupby("length_epochs")}
+        vs = {int(e): verdict(ge["gain"]) for e, ge in gf.groupby("length_epochs")}
         how = ("the gain survives interpolation (its unadjusted 95 % interval excludes 0)" if set(vs.values()) == {"supported"}
                else "the gain reverses at interpolation" if set(vs.values()) == {"contradicted"}
                else "at interpolation the verdicts are mixed")
@@ -181,22 +58,24 @@ def training_length_verdict(profile: str | None = None) -> str:
         end = "; ".join(concl)
         end = end[:1].upper() + end[1:] + ". If the gain survives where the gap-0 net already fits its training " \
             "data, the discounted loss does more than speed up an under-trained network."
-    return (f"**Verdict (`{p}` {report.term('profile')}; {report.VERDICT_RULE}, unadjusted).** " + text[:1].upper()
+    return (f"**Verdict (`{p}` {term('profile')}; {VERDICT_RULE}, unadjusted).** " + text[:1].upper()
             + text[1:] + ". " + end)
 
 
 def calibration_verdict(profile: str = "interp") -> str:
     """Does gap m0's NLL harm survive temperature scaling?  Claim 1's pairs (and the data-size study's)
     whose test logits are stored, raw against calibrated NLL, paired on seed (unadjusted 95 % t interval)."""
-    from .analysis import data_size as ds
-    from .analysis.stats import paired_test, t_interval
+    from ..analysis import data_size as ds
+    from ..analysis.stats import paired_test, t_interval
     sw = analysis.rows("gap_sweep", profile)
     out = []
     sources = []
     if not sw.empty and "test_cal_nll" in sw:
-        c = analysis.claim("1")
-        t, k = c.treatment.select(sw).set_index("seed"), c.control[0].select(sw).set_index("seed")
-        both = t.join(k, lsuffix="_t", rsuffix="_c", how="inner").dropna(subset=["test_cal_nll_t", "test_cal_nll_c"])
+        c = analysis.claim("1")  # its pairs (treatment, control) on the seeds whose logits are stored
+        cal = analysis.verdicts.paired_arms(c, sw, c.control[0], "test_cal_nll")
+        raw = analysis.verdicts.paired_arms(c, sw, c.control[0], "test_nll").loc[cal.index]
+        both = pd.DataFrame(dict(test_nll_t=raw["t"], test_nll_c=raw["c"], test_cal_nll_t=cal["t"],
+                                 test_cal_nll_c=cal["c"]))
         sources.append(("claim 1's seeds (one fixed subset)", both))
     dz = analysis.rows("data_size", profile)
     if not dz.empty and "test_cal_nll" in dz:
@@ -215,7 +94,7 @@ def calibration_verdict(profile: str = "interp") -> str:
         for col, label in (("test_nll", "raw NLL"), ("test_cal_nll", "NLL after temperature scaling")):
             r = paired_test(b[f"{col}_t"], b[f"{col}_c"])
             lo, hi = t_interval(r["mean"], r["se"], r["df"], 0.05)
-            parts.append(f"{label} {fmt.pt(r['mean'], 'test_nll')} {fmt.interval(lo, hi, 'test_nll')}")
+            parts.append(f"{label} {fmt.estimate(r['mean'], lo, hi, 'test_nll')}")
             if col == "test_cal_nll":
                 word = ("the harm survives calibration" if lo > 0 else "calibration turns it into a gain" if hi < 0
                         else "after calibration the difference cannot be told from zero")
@@ -225,13 +104,13 @@ def calibration_verdict(profile: str = "interp") -> str:
                 "logit store existed), so calibrated NLL is not available.")
     note = (f" {n_rows - n_with} of the {n_rows} gap-sweep rows of `{profile}` were trained before test logits were "
             "stored and have no calibrated metrics." if n_rows - n_with else "")
-    return (f"**Calibrated {report.term('NLL')} (`{profile}`; temperature fitted on one half of the test set and scored on the "
+    return (f"**Calibrated {term('NLL')} (`{profile}`; temperature fitted on one half of the test set and scored on the "
             "other, then swapped).** " + " ".join(out) + note)
 
 
 def data_size_verdict(profile: str = "interp") -> str:
     """The data-size study's conclusion (``dboost.analysis.data_size.verdict``) or where it stands."""
-    from .analysis import data_size as ds
+    from ..analysis import data_size as ds
     dz = analysis.rows("data_size", profile)
     if dz.empty:
         return (f"*The data-size study has no rows at `{profile}` yet*: `dboost run --profile {profile} --only "
@@ -239,44 +118,14 @@ def data_size_verdict(profile: str = "interp") -> str:
     return f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
 
 
-def scale_note(profiles=None) -> str:
-    """How the scale of ``profiles`` (default: those the best-available table uses) differs from the poster's."""
-    used = sorted(profiles or {p for p in (report.best_profile(e) for e in EXPERIMENTS) if p})
-    if not used:
-        return "*No runs yet: run `python -m dboost.batch --profile smoke` (or cpu / gpu).*"
-    lines = []
-    for p in used:
-        q = PROFILES[p]
-        n = "full 50,000" if q["n_train"] is None else f"{q['n_train']:,}-image subset"
-        lines.append(f"- `{p}`: {q['dataset']}, {n}, ResNet9 width {q['width']} (poster: 64), recipe `{q['recipe']}` "
-                     f"{q['epochs']} epochs (poster: authors' 50), {q['members']} members (poster: 15). {q['description'][0].upper() + q['description'][1:]}.")
-    return "**Scale of the runs shown:**\n\n" + "\n".join(lines)
-
-def provenance_all(profiles=None) -> str:
-    """One provenance line per experiment: of the best profile of each (default), or of every
-    experiment that ``profiles`` have rows for."""
-    out = []
-    for e in EXPERIMENTS:
-        if profiles is None:
-            df, p = _load(e)
-            out.append(f"- **{e}**: " + (report.provenance(df, rerun=False) if p
-                                         else "not yet run"))
-            continue
-        for p in profiles:
-            df, _ = _load(e, p)
-            if not df.empty:
-                out.append(f"- **{e}** (`{p}`): " + report.provenance(df, rerun=False))
-    return "\n".join(out)
-
-
 def caveats(profile: str | None = None) -> str:
     """Sentences that qualify the verdicts, each computed from the rows shown (``profile`` as in claims_table)."""
     out = []
-    sw, psw = _load("gap_sweep", profile)
+    sw, psw = load_rows("gap_sweep", profile)
     if not sw.empty:
         g0 = sw[sw["gap_label"] == "0"]
-        out.append(f"- **{report.term('Regime', 'regime')}.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
-                   f"margin {report.term('m0')} = {report.pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
+        out.append(f"- **{term('Regime', 'regime')}.** At gap 0 our ResNet9 reaches train accuracy {fmt.level_pm(g0['train_acc'])} and train mean "
+                   f"margin {term('m0')} = {pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
                    "The poster's reasoning (gap ≈ mean margin of an *interpolating* net) is about that regime; where we are "
                    "below it, the gap may act partly as an optimisation aid (larger gradients where CE saturates).")
         s0, best, m0, edge = _first_seed_grid(sw)
@@ -291,7 +140,7 @@ def caveats(profile: str | None = None) -> str:
                        + ("So at this scale the best gap does not follow the poster's rule of thumb g ≈ m0; whether it "
                           "follows something else (the logit scale the frozen ×10 head allows) our grid cannot settle."
                           if not 0.5 <= best["gap"] / m0 <= 2 else "Here the rule of thumb g ≈ m0 holds."))
-    fr, pfr = _load("frozen_last_layer", profile)
+    fr, pfr = load_rows("frozen_last_layer", profile)
     if not fr.empty and "head_label" in fr:
         g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["test_acc"].mean().sort_values(ascending=False)
         if "freeze_last x10" in g0 and len(g0) > 1:
@@ -299,8 +148,8 @@ def caveats(profile: str | None = None) -> str:
             out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
                        f"{fmt.pct(g0['freeze_last x10'])}, while `{best.index[0]}` reaches {fmt.pct(best.iloc[0])} (`{pfr}` profile). "
                        "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
-                       f"claim S1 compares against a {report.term('strong baseline')} (trainable head, label smoothing 0.1).")
-    bo, pbo = _load("boosting", profile)
+                       f"claim S1 compares against a {term('strong baseline')} (trainable head, label smoothing 0.1).")
+    bo, pbo = load_rows("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()
         out.append(f"- **Boosting vs the single-model gain.** A single member trained with gap m0 (rule `constant`, 1 member) "
@@ -312,9 +161,10 @@ def caveats(profile: str | None = None) -> str:
 
 
 # ----------------------------------------------------------------------------- page conclusions
+
 def _rule(name: str) -> str:
-    """A boosting rule by its human name ("save mean; reverse margin")."""
-    return f"*{fmt.RULE_NAMES.get(name, name)}*"
+    """A boosting rule by its human name, in italics ("*save mean; reverse margin*")."""
+    return f"*{rule_name(name)}*"
 
 
 def _line(r) -> str:
@@ -337,14 +187,14 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
     path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {x(lo['gap'])}, {float(hi['min_width']):.3g} at "
             f"the largest gap ({x(hi['gap'])}); at the most accurate gap ({x(best['gap'])}) it is {wb:.3g}")
     same = wb < w0
-    return (f"**{report.term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
+    return (f"**{term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
             f"grid: {path}. The thesis reports "
             f"{t0:g} at g = 0, {t50:g} at g = 50 and {t1000:g} at g = 1000: a *wider* minimum at its best gap and a "
             "much narrower one at a huge gap. "
             + ("Ours goes the same way at the most accurate gap. " if same else
                "The rise at large gaps we see too, but at our most accurate gap the minimum is *narrower* than at gap 0, "
                "so the link 'best gap = widest minimum' does not reproduce here. ")
-            + "Our measure matches a hand-written per-sample loop of the thesis' formula (`tests/test_metrics.py`); "
+            + "Our measure matches a hand-written per-sample loop of the thesis' formula (`tests/test_probes.py`); "
             "the values are not comparable in size -- they scale with the number and norm of the trainable weights "
             "(our width and data differ from the thesis'), and the thesis tunes the learning rate per gap, we do not "
             "-- so only the direction compares.")
@@ -352,35 +202,35 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
 def conclusion(experiment: str, profile: str | None = None) -> str:
     """What a page found, in a few sentences generated from its rows (Markdown): every declared
     claim of this experiment with its verdict, then what qualifies it."""
-    prof = profile or report.best_profile(experiment)
+    prof = profile or best_profile(experiment)
     if prof is None:
         return "*No results yet.*"
     reg = regime(prof)["text"]
-    head = (f"From the rows of {report.term('profile')} `{prof}` ({reg}; {report.term('regime')}); every verdict by "
-            f"{report.VERDICT_RULE}:\n\n")
+    head = (f"From the rows of {term('profile')} `{prof}` ({reg}; {term('regime')}); every verdict by "
+            f"{VERDICT_RULE}:\n\n")
     if prof == "smoke":
         return head + "A pipeline check on synthetic data: it says nothing about the poster's claims."
     table = claims_table(prof)
     mine = [c.label for c in analysis.CLAIMS if c.experiment == experiment]
     lines = [_line(r) for _, r in table.iterrows() if str(r["claim"]).split(" — ", 1)[0] in mine]
     if experiment == "gap_sweep":
-        sw, _ = _load("gap_sweep", prof)
+        sw, _ = load_rows("gap_sweep", prof)
         if not sw.empty:
             mw = _min_width_sentence(sw)
             if mw:
                 lines.append(mw)
     elif experiment == "frozen_last_layer":
-        fr, _ = _load("frozen_last_layer", prof)
+        fr, _ = load_rows("frozen_last_layer", prof)
         g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["test_acc"].mean() if not fr.empty else pd.Series()
         if "freeze_last x10" in g0 and len(g0) > 1:
             other = g0.drop("freeze_last x10").sort_values(ascending=False)
-            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's {report.term('frozen ×10 head', 'freeze_last x10')} "
+            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's {term('frozen ×10 head', 'freeze_last x10')} "
                          "reaches test accuracy "
                          f"{fmt.pct(g0['freeze_last x10'])}; the best trainable head here, `{other.index[0]}`, "
                          f"{fmt.pct(other.iloc[0])}. Part of what gap m0 gains with the frozen head repairs that handicap, "
-                         f"which is why S1 and S2 test the method against and on top of a {report.term('strong baseline')}.")
+                         f"which is why S1 and S2 test the method against and on top of a {term('strong baseline')}.")
     elif experiment == "boosting":
-        bo, _ = _load("boosting", prof)
+        bo, _ = load_rows("boosting", prof)
         if not bo.empty:
             k = int(bo["members"].max())
             last = bo[bo["members"] == k]
@@ -395,7 +245,7 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
                 last = last[last["rule"].isin(full[full == full.max()].index)]
             n = int(last.groupby("rule")["seed"].nunique().max())
             acc = last.groupby("rule")["test_acc"].mean().sort_values(ascending=False)
-            lines.append(f"**Best {report.term('rule', 'boosting rules')} at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
+            lines.append(f"**Best {term('rule', 'boosting rules')} at {k} members** (test accuracy, mean over {n} seed(s) every rule shown has): "
                          f"{_rule(acc.index[0])} {fmt.pct(acc.iloc[0])}" + (f", then {_rule(acc.index[1])} {fmt.pct(acc.iloc[1])}"
                                                                          if len(acc) > 1 else "") +
                          (". The poster's favourite, save mean; reverse margin, is not the best here."
@@ -404,16 +254,4 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
         raise ValueError(f"unknown experiment {experiment!r}")
     if not lines:
         return head + "*Not enough rows yet for a conclusion.*"
-    return head + "\n".join(f"- {x}" for x in lines) + "\n\n" + report.PM_NOTE
-
-
-
-
-def answer_html() -> str:
-    """The answer as an HTML paragraph, for the landing page's box (a cross-page {glue} shows HTML,
-    not Markdown); `code` spans kept."""
-    import html
-    import re
-    from IPython.display import HTML
-    text = html.escape(analysis.answer())
-    return HTML("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", text) + "</p>")
+    return head + "\n".join(f"- {x}" for x in lines) + "\n\n" + PM_NOTE

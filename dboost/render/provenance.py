@@ -1,0 +1,123 @@
+"""A result page's header: which profile it shows, what produced its rows (data, recipe, seeds,
+hardware, commit), what rerunning them costs, and the banners of a partial or a smoke run."""
+from __future__ import annotations
+
+import pandas as pd
+
+from ..analysis.rows import row_list, rows, runs_root, unit_row
+from ..config import PROFILE_RANK
+from .markdown import term
+
+
+# ----------------------------------------------------------------------------- which rows a page shows
+
+def best_profile(experiment: str) -> str | None:
+    """The best profile with results for ``experiment`` (the order of ``experiments.PROFILE_RANK``)."""
+    for p in PROFILE_RANK:
+        if (runs_root() / p / experiment / "results.csv").exists():
+            return p
+    return None
+
+
+def load_rows(experiment, profile=None):
+    """Rows of ``experiment`` for ``profile`` (None: the best profile that has them)."""
+    p = profile if profile is not None else best_profile(experiment)
+    df = rows(experiment, p) if p else pd.DataFrame()
+    return (df, p) if not df.empty else (pd.DataFrame(), None)
+
+
+def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
+    """One Markdown paragraph: what produced these numbers (and, with ``rerun``, a second one: the
+    command that reruns the page and its measured cost, :func:`rerun_line`)."""
+    if df.empty:
+        return "*No results yet.*"
+    first = df.iloc[0]
+    wall = df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum()
+    seeds = sorted(set(int(s) for s in df["seed"]))
+    hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
+    if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
+        where = {}  # "hardware (device), torch X" -> the commits its members were trained at
+        for t in df["member_trained_on"].dropna():
+            place, _, commit = str(t).partition(", commit ")
+            where.setdefault(place, set()).add(commit or "?")
+        hw = "members trained on " + "; ".join(
+            f"{k} ({len(v)} commit{'s' * (len(v) != 1)}: {', '.join(sorted(v))})" if len(v) > 1 else f"{k}, commit {next(iter(v))}"
+            for k, v in sorted(where.items())) + f"; ensemble metrics on {hw}"
+    if "precision" in df and df["precision"].notna().all():
+        prec = "/".join(sorted(set(df["precision"])))
+    else:  # rows written before precision was recorded: the trainer's default then, by device
+        where = df["member_trained_on"] if "member_trained_on" in df else df["env_device"]  # boosting: the members'
+        prec = "/".join(sorted({"bf16" if "cuda" in str(d) else "fp32" for d in where})) + \
+            " (not recorded; the trainer's default for the device)"
+    n_tr = "full" if first["dataset"] != "synthetic" and int(first["n_train"]) >= 50_000 else f"{int(first['n_train']):,}"
+    ex = "/".join(sorted(set(df["executor"].fillna("local")))) if "executor" in df else "local"
+    if first.get("split", "standard") == "authors":
+        n_tr += ", the authors' split: 'test' = the last 5k training images"
+    epochs = sorted(set(int(e) for e in df["epochs"]))
+    epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
+    with_rerun = rerun and "experiment" in df  # its line gives the training time, each network counted once
+    return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
+            f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
+            f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
+            + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
+            + f"torch {first['env_torch']} · commit {first['env_git_commit']}."
+            + ("\n\n" + rerun_line(df) if with_rerun else ""))
+
+
+# ----------------------------------------------------------------------------- rerun cost
+
+def duration(seconds: float) -> str:
+    """A training time as a reader reads it: '40 s', '12 min', '3.4 h'."""
+    s = float(seconds)
+    return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
+
+
+def rerun_cost(profile: str, experiment: str) -> dict:
+    """What the stored rows of ``experiment`` at ``profile`` cost to train: the number of trained
+    networks (a network several rows share -- a boosting member in every larger ensemble, the
+    longest length of the training-length study -- counted once), the sum of their training wall
+    times in seconds, and the hardware they record.  A boosting row's own env is where its ensemble
+    was scored; its member trained where the member's unit row says."""
+    nets = {}  # network -> (seconds, hardware)
+    for r in row_list(experiment, profile):
+        wall = r.get("member_wall_time_s", r.get("train_wall_time_s"))
+        if wall is None:
+            continue
+        env = (unit_row(profile, r["member_unit"]) or {}).get("env", {}) if r.get("member_unit") else r.get("env", {})
+        t = env.get("cpu_threads", "?")
+        hw = (f"CPU ({t} thread{'s' * (t != 1)})" if env.get("device") == "cpu"
+              else f"{env.get('hardware', '?')} ({env.get('device', '?')})")
+        nets[r.get("member_unit") or r.get("unit") or r["key"]] = (float(wall), hw)
+    return dict(profile=profile, experiment=experiment, command=f"dboost run --profile {profile} --only {experiment}",
+                networks=len(nets), seconds=sum(w for w, _ in nets.values()),
+                hardware=" and ".join(sorted({h for _, h in nets.values()})))
+
+
+def rerun_costs() -> pd.DataFrame:
+    """:func:`rerun_cost` of every (profile, experiment) with rows in ``runs/``."""
+    from ..registry import EXPERIMENTS
+    root = runs_root()
+    out = [rerun_cost(p.name, e) for p in sorted(root.iterdir()) if p.is_dir() for e in EXPERIMENTS
+           if (p / e / "rows").is_dir()]
+    return pd.DataFrame(out, columns=["profile", "experiment", "command", "networks", "seconds", "hardware"])
+
+
+def rerun_line(df: pd.DataFrame, lead: str = "Rerun this page") -> str:
+    """One Markdown line for a result page: the command that reruns it and what its rows cost."""
+    if df.empty:
+        return ""
+    c = rerun_cost(str(df["profile"].iloc[0]), str(df["experiment"].iloc[0]))
+    return (f"**{lead}:** `{c['command']}` (measured: {c['networks']} {term('units', 'unit')}, "
+            f"{duration(c['seconds'])} of training on {c['hardware'] or 'unrecorded hardware'}; units already in "
+            "`runs/` are not trained again).")
+
+
+# ----------------------------------------------------------------------------- banners
+
+
+def smoke_warning(df: pd.DataFrame) -> str:
+    """A banner for pages whose best run is the synthetic smoke profile."""
+    if not df.empty and (df["profile"] == "smoke").all():
+        return ("**Pipeline check only:** this page shows the `smoke` profile (synthetic data, tiny nets). "
+                "It tests the code path and says nothing about the poster's claims; run the `interp`, `cpu` or `gpu` profile.")
+    return ""

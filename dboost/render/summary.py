@@ -1,0 +1,175 @@
+"""The summary and landing pages: each declared claim (``dboost.analysis.claims``) with its verdict
+per profile, computed by the rule of ``dboost.analysis.stats`` (paired t, Holm) from the rows --
+the headline across profiles, the per-profile claim tables, the glance table and the answer box --
+and the scale and provenance of the runs they draw on."""
+from __future__ import annotations
+
+import pandas as pd
+
+from .. import analysis
+from ..analysis import fmt
+from ..config import PROFILE_RANK, PROFILES
+from ..registry import EXPERIMENTS
+from .provenance import best_profile, load_rows, provenance
+
+
+def profiles_with_results() -> list[str]:
+    """Profiles holding rows of any experiment, best first (``experiments.PROFILE_RANK``)."""
+    from ..results import runs_root
+    return [p for p in PROFILE_RANK if any((runs_root() / p / e / "results.csv").exists() for e in EXPERIMENTS)]
+
+
+def regime(profile: str) -> dict:
+    """How close a profile's gap-0 frozen-x10 nets are to the poster's regime: train accuracy and m0."""
+    sw, _ = load_rows("gap_sweep", profile)
+    if sw.empty:
+        return dict(train_acc=float("nan"), m0=float("nan"), fits=None, text="regime unknown (no gap sweep)")
+    g0 = sw[sw["gap_label"] == "0"]
+    acc, m0 = float(g0["train_acc"].mean()), float(g0["train_mean_margin"].mean())
+    fits = bool(g0["train_acc"].min() >= 0.99)
+    return dict(train_acc=acc, m0=m0, fits=fits, text=f"gap-0 train accuracy {fmt.pct(acc)}, m0 {m0:.1f}: "
+                f"{'fits' if fits else 'does not fit'} its training set")
+
+
+def regime_word(profile: str) -> str:
+    reg = regime(profile)
+    return "synthetic" if profile == "smoke" else "fits its training set" if reg["fits"] else "does not fit"
+
+
+def _effect_text(r, c) -> str:
+    """One verdict row in words: the arms' means, the difference, its adjusted interval, n and p."""
+    if c.kind == "optimum":
+        o = r["optimum"]
+        per = ", ".join(f"{b:g}" for b in o["best"])
+        grid = ", ".join(f"{g:g}" for g in o["grid"])
+        at = f"{r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else f"{r['mean']:.2g} × m0"
+        return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per} × m0; grid every seed "
+                f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
+                + (f"; seeds {', '.join(map(str, o['incomplete']))} wait for their grid points" if o.get("incomplete") else "")
+                + f"), n={r['n']}")
+    m = r["metric"]
+    level = lambda x: fmt.level(x, m)  # noqa: E731
+    arms = f"{level(r['control_mean'])} → {level(r['treatment_mean'])}: " if c.kind != "gain_difference" else ""
+    diff = f"{arms}{fmt.pt(r['mean'], m)}"
+    if r["n"] >= 2:
+        diff = f"{arms}{fmt.estimate(r['mean'], r['lo'], r['hi'], m)} (p = {r['p']:.2g}, Holm p = {r['p_adj']:.2g} of {int(r['family_size'])})"
+    diff += f", n={int(r['n'])}"
+    if r.get("cells", 1) > 1:
+        diff = (f"weakest of {int(r['cells'])} cells, {r['cell']}: {diff}; {int(r['cells_supported'])} of {int(r['cells'])} "
+                "supported")
+    elif r.get("cell"):
+        diff = f"{r['cell']}: {diff}"
+    return diff
+
+
+def claims_table(profile: str) -> pd.DataFrame:
+    """One row per declared claim and metric for ``profile``: ours (effect, adjusted interval, n),
+    the poster's value and the verdict; claims the profile has not run say so."""
+    v = analysis.claim_verdicts(profile)
+    out = []
+    for c in analysis.CLAIMS:
+        mine = v[v["claim"] == c.id] if not v.empty else v
+        if mine.empty:
+            out.append(dict(claim=c.label, poster=c.poster_value, ours="not yet run", verdict="not yet run"))
+            continue
+        for _, r in mine.iterrows():
+            name = c.label if r["role"] == "primary" else f"{c.label} — {fmt.METRIC_NAMES.get(r['metric'], r['metric'])}" \
+                + (" (lower is better)" if r["metric"] in fmt.LOWER_IS_BETTER else "") + ", secondary"
+            out.append(dict(claim=name, poster=c.poster_value if r["role"] == "primary" else "",
+                            ours=_effect_text(r, c), verdict=r["verdict"]))
+    return pd.DataFrame(out)
+
+
+def headline_table() -> pd.DataFrame:
+    """One row per claim, one column per profile that ran it (interp | gpu | cpu): the effect on the
+    primary metric in points, its Holm-adjusted interval, n and the verdict; the last column says
+    where the regimes disagree.  Every regime is shown: nothing is chosen for its verdict."""
+    h = analysis.headline()
+    if h.empty:
+        return pd.DataFrame(columns=["claim", "poster"])
+    profs = list(dict.fromkeys(h["profile"]))
+    out = []
+    for c in analysis.CLAIMS:
+        g = h[h["claim"] == c.id]
+        if g.empty:
+            continue
+        row = {"claim": c.label, "poster": c.poster_value}
+        for p in profs:
+            r = g[g["profile"] == p]
+            row[f"{p} ({regime_word(p)})"] = "not run" if r.empty else _cell_text(r.iloc[0], c)
+        row["regimes"] = analysis.verdicts.agreement(dict(zip(g["profile"], g["verdict"])))
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def _cell_text(r, c) -> str:
+    """A headline cell: '+6.4 pt [−2.0, +14.7], n=3: inconclusive'."""
+    if c.kind == "optimum":
+        at = f"{r['mean']:.2g} × m0" + (f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else "")
+        return f"best gap {at}, n={r['n']}: {r['verdict']}"
+    where = f"{r['cell']}: " if r.get("cells", 1) > 1 else ""
+    return f"{where}{fmt.estimate(r['mean'], r['lo'], r['hi'])}" + f", n={int(r['n'])}: {r['verdict']}"
+
+
+def at_a_glance() -> pd.DataFrame:
+    """The landing page's table: one line per claim, each regime's effect (points) and verdict."""
+    h = analysis.headline()
+    if h.empty:
+        return pd.DataFrame(columns=["claim"])
+    out = []
+    for c in analysis.CLAIMS:
+        g = h[h["claim"] == c.id]
+        if g.empty:
+            continue
+        row = {"claim": c.label}
+        for _, r in g.iterrows():
+            eff = f"{r['mean']:.2g} × m0" if c.kind == "optimum" else fmt.pt(r["mean"])
+            row[r["profile"]] = f"{eff} (n={int(r['n'])}): {r['verdict']}"
+        out.append(row)
+    return pd.DataFrame(out).fillna("not run")
+
+
+def headline_profiles(table=None) -> list[str]:
+    """The profiles the headline shows (every one with rows; smoke only when alone)."""
+    return analysis.verdicts.headline_profiles()
+
+
+def answer_html() -> str:
+    """The answer as an HTML paragraph, for the landing page's box (a cross-page {glue} shows HTML,
+    not Markdown); `code` spans kept."""
+    import html
+    import re
+    from IPython.display import HTML
+    text = html.escape(analysis.answer())
+    return HTML("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", text) + "</p>")
+
+
+def scale_note(profiles=None) -> str:
+    """How the scale of ``profiles`` (default: those the best-available table uses) differs from the poster's."""
+    used = sorted(profiles or {p for p in (best_profile(e) for e in EXPERIMENTS) if p})
+    if not used:
+        return "*No runs yet: run `python -m dboost.batch --profile smoke` (or cpu / gpu).*"
+    lines = []
+    for p in used:
+        q = PROFILES[p]
+        n = "full 50,000" if q["n_train"] is None else f"{q['n_train']:,}-image subset"
+        lines.append(f"- `{p}`: {q['dataset']}, {n}, ResNet9 width {q['width']} (poster: 64), recipe `{q['recipe']}` "
+                     f"{q['epochs']} epochs (poster: authors' 50), {q['members']} members (poster: 15). {q['description'][0].upper() + q['description'][1:]}.")
+    return "**Scale of the runs shown:**\n\n" + "\n".join(lines)
+
+
+def provenance_all(profiles=None) -> str:
+    """One provenance line per experiment: of the best profile of each (default), or of every
+    experiment that ``profiles`` have rows for."""
+    out = []
+    for e in EXPERIMENTS:
+        if profiles is None:
+            df, p = load_rows(e)
+            out.append(f"- **{e}**: " + (provenance(df, rerun=False) if p
+                                         else "not yet run"))
+            continue
+        for p in profiles:
+            df, _ = load_rows(e, p)
+            if not df.empty:
+                out.append(f"- **{e}** (`{p}`): " + provenance(df, rerun=False))
+    return "\n".join(out)

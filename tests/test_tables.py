@@ -1,0 +1,56 @@
+"""dboost.render.tables: the page tables' statistics and formats, on hand-made rows."""
+import pandas as pd
+import pytest
+
+from dboost.analysis import fmt
+from dboost.render import tables
+
+
+def test_pm_uses_sample_std():
+    assert tables.pm([1.0, 2.0, 3.0], 2) == "2.00 ± 1.00"  # ddof=1: std of 1,2,3 is 1, not 0.816
+    assert tables.pm([0.5], 3) == "0.500"
+    assert tables.pm([], 3) == "–"
+
+
+@pytest.mark.parametrize("diffs,hib,expected", [
+    ([0.010, 0.011, 0.012], True, "supported"),          # unadjusted 95 % t interval [0.0085, 0.0135]
+    ([0.01, 0.02, 0.03], True, "inconclusive"),          # every seed gains, but p = 0.074: the sign rule is gone
+    ([-0.010, -0.011, -0.012], True, "contradicted"),
+    ([0.0, 0.0, 0.0], True, "inconclusive"),             # no change: p = 1
+    ([0.05], True, "inconclusive (n too small)"),
+    ([-0.10, -0.11, -0.12], False, "supported"),         # NLL/ECE: lower is better
+    ([0.10, 0.11, 0.12], False, "contradicted"),
+])
+def test_verdict(diffs, hib, expected):
+    assert tables.verdict(diffs, higher_is_better=hib) == expected
+
+
+def test_paired_wide_reads_across_and_pairs_on_seed():
+    rows = []
+    for s, (a0, a1) in enumerate([(0.60, 0.61), (0.70, 0.72), (0.40, 0.43)]):
+        for label, a in (("0", a0), ("m0", a1)):
+            rows.append(dict(seed=s, gap_label=label, variant="sweep", train_acc=0.9, train_mean_margin=2.0,
+                             test_acc=a, test_nll=1.0 if label == "0" else 1.5))
+    t = tables.paired_wide(pd.DataFrame(rows[::-1]), metrics=["test_acc", "test_nll"])  # order must not matter
+    acc = t.loc["test accuracy"]
+    # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
+    nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731
+    assert acc["gap 0"] == nb("56.7 ±_15.3_%") and acc["gap m0"] == nb("58.7 ±_14.6_%")
+    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    nll = t.loc["NLL (lower is better)"]
+    assert nll["gap 0"] == nb("1.000 ±_0.000_nats") and nll["gap m0 − gap 0"] == nb("+0.500 ±_0.000_nats")
+    assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
+    assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
+
+
+def test_boosting_tables_name_rules_as_the_legends_do():
+    rows = [dict(seed=s, rule=r, members=k, test_acc=0.6 + 0.01 * s + (0.02 if r != "zero" else 0) * (k > 1),
+                 test_auc_proba=0.9) for s in range(3) for r in ("zero", "constant", "save_mean_reverse") for k in (1, 2)]
+    df = pd.DataFrame(rows)
+    vs = tables.boosting_vs_plain(df, rules=("save_mean_reverse",), control="constant")
+    assert set(vs.index.get_level_values("rule")) == {fmt.RULE_NAMES["save_mean_reverse"]}
+    assert f"test accuracy: {fmt.RULE_NAMES['constant']} ensemble" in vs.columns
+    t = tables.boosting_table(df)
+    # the code's order (constant, save_mean_reverse, zero), shown by the human names
+    assert list(dict.fromkeys(t.index.get_level_values("rule"))) == [fmt.RULE_NAMES[r] for r in
+                                                                     ("constant", "save_mean_reverse", "zero")]
