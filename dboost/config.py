@@ -163,7 +163,7 @@ _SETTINGS: dict[str, dict] = {
                   rules=_BOOST_RULES + ("constant_by_last",), min_width_n=32, lengths=(1, 2, 3, 4),
                   sizes=(100, 250, 500), size_steps=(20, 20, 20), size_seeds=(0, 1), size_max_doublings=0,
                   size_fit=0.0, resample_n=250, resample_seeds=(0, 1, 2), resample_heads=("Linear",),
-                  experiments=EXPERIMENTS, threads=1, description="synthetic data, seconds on a CPU: "
+                  experiments=EXPERIMENTS, threads=1, description="synthetic data, tiny nets: "
                   "checks the pipeline, says nothing about the claims"),
     # cpu: from ../shared/design/cpu-scale-notes.md -- optimiser steps matter more than data at this
     # scale, so a 5k subset with batch 100 (1,200 steps) beats 10k images with fewer steps; ~2 min per model.
@@ -173,13 +173,16 @@ _SETTINGS: dict[str, dict] = {
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
                 members=4, rules=_BOOST_RULES, min_width_n=256,
                 description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
-                "wherever a claim hinges on it: 99 models, about 4 h on 2 CPU cores; does NOT fit its training "
-                "data (train accuracy 0.71 at gap 0)"),
+                "wherever a claim hinges on it; does NOT fit its training data (train accuracy 0.71 at gap 0 in "
+                "its rows)"),
     # interp: the poster's regime (the gap-0 net fits its training set) on 2 CPU cores.  Sized from the
     # measured probe in ../shared/design/cpu-scale-notes.md ("Second probe"): a class-balanced 2k subset
     # and 3,000 optimiser steps (150 epochs of batch 100) took the gap-0 frozen-x10 ResNet9 (width 16,
     # bf16) to train accuracy 0.998 with m0 = 12.8, where 1,200 steps reached only 0.861.  bf16 autocast
-    # because this CPU has native bf16 (1.5-2x fp32, benchmarks/README.md); every arm uses it.
+    # because the CPU that sized it has native bf16 (1.5-2x fp32, benchmarks/README.md); every arm uses it.
+    # Without native bf16 (an Intel Xeon with AVX-512 but no avx512_bf16/AMX) oneDNN emulates it and a
+    # step takes about twice as long as in fp32 -- the rows record the CPU (env.hardware): compare wall
+    # times only between rows of one CPU model.
     "interp": dict(dataset="cifar10", n_train=2_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=150,
                    batch_size=100, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
                    boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
@@ -192,7 +195,7 @@ _SETTINGS: dict[str, dict] = {
                    experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting", "data_size"),
                    description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
                    "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
-                   "accuracy 0.998, m0 12.8 at gap 0), bf16 on 2 CPU cores, 3 seeds per claim"),
+                   "accuracy 0.998, m0 12.8 at gap 0), bf16, 3 seeds per claim (5 where landed)"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
                 batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
                 # adaptive: the first grid (stored rows) peaked at its top, 4 x m0 -- so the grid grows
@@ -201,7 +204,7 @@ _SETTINGS: dict[str, dict] = {
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
                 members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
                 experiments=EXPERIMENTS,
-                description="full CIFAR-10, width 64, fast recipe (10 epochs): ~10 min per experiment on one H200"),
+                description="full CIFAR-10, width 64, fast recipe (10 epochs), made for one GPU"),
     # full: the poster's scale AND regime -- full CIFAR-10, width 64, every gap-0 net fitting its
     # training set (issue 21).  epochs=40 is PROVISIONAL: the length is the shortest one at which
     # every gap-0 head reaches train accuracy >= 0.99, chosen on the GPU by the measured probe
@@ -224,7 +227,7 @@ _SETTINGS: dict[str, dict] = {
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64, members=15,
                   rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000, lengths=(10, 25, 50, 100),
                   experiments=EXPERIMENTS,
-                  description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members): GPU-hours"),
+                  description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members)"),
 }
 # The authors' own protocol: their code trains on the first 45k training images and reports "test"
 # on the last 5k *training* images (spec, "Checked against the authors' published code").  A profile
