@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Generator, Iterable
 
 from .configure import Config
-from .units import fit_one
+from .units import fit_one, train_unit
 
 Task = Generator[list["Fit"], list[dict], object]
 
@@ -32,9 +32,24 @@ Task = Generator[list["Fit"], list[dict], object]
 class Fit:
     """The experiment row ``key``: the row of the unit trained with ``kw`` (:func:`fit_one`'s
     keywords: seed, gap, arch, width, build_kw, train_kw, epochs, min_width_n, n_train,
-    subset_seed) plus the experiment's labels ``kw["extra"]``."""
-    key: str
+    subset_seed) plus the experiment's labels ``kw["extra"]``.
+
+    ``key`` None asks for the unit alone (its unit row; no experiment row is written), e.g. a
+    boosting member; with ``need_outputs`` the answer is (unit row, outputs: test logits, train
+    margins, ...; :func:`dboost.experiments.units.train_unit`)."""
+    key: str | None
     kw: dict = field(default_factory=dict)
+    need_outputs: bool = False
+
+
+def answer(cfg: Config, f: Fit):
+    """What the request ``f`` asks for, trained in this process where it is not stored."""
+    if f.key is not None:
+        if f.need_outputs:
+            raise ValueError(f"Fit {f.key!r}: outputs are the unit's; ask for the unit (key None) with need_outputs")
+        return fit_one(cfg, f.key, **f.kw)
+    row, out = train_unit(cfg, need_outputs=f.need_outputs, **f.kw)
+    return (row, out) if f.need_outputs else row
 
 
 def drive(cfg: Config, tasks: Iterable[Task]) -> None:
@@ -45,8 +60,8 @@ def drive(cfg: Config, tasks: Iterable[Task]) -> None:
         try:
             while True:
                 batch = task.send(rows)
-                rows = [fit_one(cfg, f.key, **f.kw) for f in batch]
-                if any(r is None for r in rows):  # collected, not trained: the rest waits for the next round
+                rows = [answer(cfg, f) for f in batch]
+                if any(r is None or (isinstance(r, tuple) and r[0] is None) for r in rows):  # collected, not trained: the rest waits for the next round
                     break
         except StopIteration:
             continue
@@ -60,6 +75,11 @@ def pair(prefix: str, seed: int, labels: dict | None = None, **kw) -> Generator[
     base, = yield [gap0(prefix, seed, labels, **kw)]
     disc, = yield [gapm0(prefix, seed, base, labels, **kw)]
     return base, disc
+
+
+def slug(label: str) -> str:
+    """A display label (a head's, e.g. "strong Linear + LS0.1") as the part of a row key it names."""
+    return label.replace(" ", "").replace(":", "").replace("+", "_")
 
 
 def gap0(prefix: str, seed: int, labels: dict | None = None, **kw) -> Fit:
