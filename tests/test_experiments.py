@@ -66,12 +66,17 @@ def test_the_registry_is_the_one_list():
 
 TOY = '''
 """A toy experiment: gap m0 against gap 0 of the profile's network, on each claim seed."""
-from dboost.experiments.units import _gap_pair
+from dboost.experiments.schedule import Fit, drive
+
+
+def pair(s):  # one task: the rows it needs, yielded in the order they can be trained
+    base, = yield [Fit(f"toy_seed{s}_gap0", dict(seed=s, gap=0.0, extra=dict(variant="toy", gap_label="0")))]
+    m0 = base["train_mean_margin"]
+    yield [Fit(f"toy_seed{s}_gapm0", dict(seed=s, gap=max(m0, 0.0), extra=dict(variant="toy", gap_label="m0")))]
 
 
 def run(cfg):
-    for s in cfg.p["claim_seeds"]:
-        _gap_pair(cfg, "toy", s)
+    drive(cfg, [pair(s) for s in cfg.p["claim_seeds"]])
 '''
 
 
