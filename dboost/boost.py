@@ -98,13 +98,13 @@ def _summary(t: torch.Tensor) -> dict:
 
 def chain(rule: str, members: int, n: int, train_member: Callable[[int, torch.Tensor], torch.Tensor | None],
           **rule_params: float) -> Iterator[tuple[int, torch.Tensor, torch.Tensor]]:
-    """Thesis Algorithm 1, one member at a time -- the one implementation used by :func:`boost` and by
-    the batch experiments (:mod:`dboost.experiments`).
+    """Thesis Algorithm 1, one member at a time, with a training callback (used by :func:`boost`; the
+    boosting experiment, :mod:`dboost.experiments.boosting`, runs the same loop as a task that
+    yields each member to the scheduler).
 
     For t = 0 .. members-1: the gaps of member t from the margins of the members so far
     (``next_gaps``), then ``train_member(t, gaps)``, which returns member t's training-set margins
-    -- or None when the member is not available yet (a batch run collecting the units still to
-    train), which ends the chain there.  Yields ``(t, gaps, margins)``.  ``rule`` is any registered
+    -- or None, which ends the chain there.  Yields ``(t, gaps, margins)``.  ``rule`` is any registered
     rule (:func:`dboost.rules.register`), ``rule_params`` its parameters (e.g. ``c=34.0``).
 
     Use it with your own training code::

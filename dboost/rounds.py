@@ -1,7 +1,7 @@
 """A run in rounds: collect the units whose inputs are known, hand them to an executor, store them.
 
-In each round the experiment functions are executed in *collect* mode (:mod:`dboost.experiments`;
-:mod:`dboost.experiments.schedule`): every unit whose inputs are known but which is not in
+In each round every experiment's tasks are replayed with ``cfg.collect`` set
+(:mod:`dboost.experiments.schedule`): every unit whose inputs are known but which is not in
 ``runs/`` yet is collected instead of trained -- the gap-0 nets first, then the gap-m0 nets (whose
 gap is the gap-0 net's margin), the grid, and one boosting member per chain and round (member t+1
 needs member t's margins).  The collected units go to the executor's ``submit``

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import hashlib
 import json
 import os
 import shutil
@@ -164,6 +165,7 @@ def prepare(profile: str, only=None) -> None:
     root.mkdir(parents=True, exist_ok=True)
     if only is None:
         only = sorted(d.name for d in (root / profile).glob("*") if (d / "rows").is_dir() and d.name != "units")
+    clean_stale_temps(root / profile / "configs")  # write_config's
     for e in [*only, "units"]:
         st = Store(profile, e)
         gone = clean_stale_temps(st.dir, st.rows_dir, st.cache_dir)
@@ -173,16 +175,24 @@ def prepare(profile: str, only=None) -> None:
             print(f"[dboost.runner] {profile}/{e}: results.csv did not match the rows; rebuilt from them", flush=True)
 
 
-def config_path(profile: str) -> Path:
-    return runs_root() / profile / "config.json"
+def config_path(profile: str, text: str) -> Path:
+    """Where the resolved configuration ``text`` of a run of ``profile`` is kept: named by a hash of it."""
+    return runs_root() / profile / "configs" / f"{hashlib.sha1(text.encode()).hexdigest()[:12]}.json"
 
 
-def write_config(profile: str, p, overrides: dict) -> None:
-    """The resolved settings of this training run, beside its rows (atomically): what the rows were
-    trained with, readable without the code that defined the profile (``dboost.config.resolve``)."""
+def write_config(profile: str, p, overrides: dict) -> Path:
+    """The resolved settings of this training run, beside its rows: what the rows were trained with,
+    readable without the code that defined the profile (``dboost.config.resolve``).
+
+    One file per distinct configuration (``runs/<profile>/configs/<hash>.json``), written
+    atomically: two runs of a profile with other ``--set`` overrides at once each keep theirs,
+    and the same configuration run twice is the same file."""
     text = json.dumps(dict(profile=profile, overrides=overrides, settings=p.settings()), indent=1, sort_keys=True,
-                      default=str)
-    atomic_write_text(config_path(profile), text + "\n")
+                      default=str) + "\n"
+    path = config_path(profile, text)
+    if not path.is_file():
+        atomic_write_text(path, text)
+    return path
 
 
 def _sources() -> list[tuple[str, str, Path]]:

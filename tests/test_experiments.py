@@ -66,12 +66,17 @@ def test_the_registry_is_the_one_list():
 
 TOY = '''
 """A toy experiment: gap m0 against gap 0 of the profile's network, on each claim seed."""
-from dboost.experiments.units import _gap_pair
+from dboost.experiments.schedule import Fit, drive
+
+
+def pair(s):  # one task: the rows it needs, yielded in the order they can be trained
+    base, = yield [Fit(f"toy_seed{s}_gap0", dict(seed=s, gap=0.0, extra=dict(variant="toy", gap_label="0")))]
+    m0 = base["train_mean_margin"]
+    yield [Fit(f"toy_seed{s}_gapm0", dict(seed=s, gap=max(m0, 0.0), extra=dict(variant="toy", gap_label="m0")))]
 
 
 def run(cfg):
-    for s in cfg.p["claim_seeds"]:
-        _gap_pair(cfg, "toy", s)
+    drive(cfg, [pair(s) for s in cfg.p["claim_seeds"]])
 '''
 
 
@@ -96,7 +101,9 @@ def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
         rows = [json.loads(p.read_text()) for p in sorted((runs / "smoke" / "toy" / "rows").glob("*.json"))]
         assert sorted(r["gap_label"] for r in rows) == ["0", "0", "m0", "m0"]
         assert {r["experiment"] for r in rows} == {"toy"}
-        written = json.loads((runs / "smoke" / "config.json").read_text())  # the resolved settings, beside the rows
+        configs = sorted((runs / "smoke" / "configs").glob("*.json"))  # the resolved settings, beside the rows
+        assert len(configs) == 1 and configs[0].name == runner.config_path("smoke", configs[0].read_text()).name
+        written = json.loads(configs[0].read_text())
         assert written["overrides"]["claim_seeds"] == [0, 1] and written["settings"]["claim_seeds"] == [0, 1]
         assert written["settings"]["width"] == experiments.PROFILES["smoke"].width
         units = {p.stem: json.loads(p.read_text()) for p in (runs / "smoke" / "units" / "rows").glob("*.json")}
@@ -114,6 +121,7 @@ def test_a_toy_experiment_is_one_module_and_its_claim(tmp_path, monkeypatch):
         monkeypatch.setattr(experiments.units, "train", lambda *a, **k: pytest.fail("retrained"))
         runner.run("smoke", only=["toy"], notebooks=False, publish_book=False, progress=False,
                   overrides=dict(experiments=("toy",), claim_seeds=(0, 1)))
+        assert sorted((runs / "smoke" / "configs").glob("*.json")) == configs  # the same configuration: one file
     finally:
         registry.unregister("toy")
     with pytest.raises(ValueError, match="unknown experiment 'toy'"):

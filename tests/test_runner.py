@@ -217,3 +217,22 @@ def test_the_deprecated_module_name_still_runs_the_runner(runs):
     assert r.returncode == 2 and "dboost.runner: error: unknown profile 'nope'" in r.stderr
     assert len((ROOT / "dboost" / "batch.py").read_text().splitlines()) == 2
     assert not runs.exists()
+
+
+def test_each_resolved_configuration_is_its_own_file(runs):
+    """Two training runs of one profile with other --set overrides at once (e.g. claim_seeds=[3]
+    and [4]) each keep their resolved settings: one file per configuration, named by its hash, so
+    neither overwrites the other; the same configuration again is the same file, unchanged."""
+    from dboost.config import resolve
+    a, b = dict(claim_seeds=(3,)), dict(claim_seeds=(4,))
+    pa = runner.write_config("smoke", resolve("smoke", a), a)
+    pb = runner.write_config("smoke", resolve("smoke", b), b)
+    assert pa != pb and pa.parent == pb.parent == runs / "smoke" / "configs"
+    assert sorted(pa.parent.iterdir()) == sorted([pa, pb])  # no temporary file left
+    for path, seeds in ((pa, [3]), (pb, [4])):
+        written = json.loads(path.read_text())
+        assert written["overrides"]["claim_seeds"] == written["settings"]["claim_seeds"] == seeds
+        assert path == runner.config_path("smoke", path.read_text())
+    before = pa.stat().st_mtime_ns
+    assert runner.write_config("smoke", resolve("smoke", dict(a)), dict(a)) == pa and pa.stat().st_mtime_ns == before
+    assert len(list(pa.parent.iterdir())) == 2

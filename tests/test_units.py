@@ -133,7 +133,7 @@ def test_constant_rule_first_member(shared_runs):
 
 def test_constant_rule_first_member_shares_the_sweep_gap_m0_key_for_positive_m0():
     m0 = 12.345678901234567  # a train mean margin as train_unit records it: float(m.double().mean())
-    _, sweep_desc = experiments._gap_spec(max(m0, 0.0))                         # what _gap_pair trains
+    _, sweep_desc = experiments._gap_spec(max(m0, 0.0))                         # what schedule.gapm0 trains
     _, const_desc = experiments._gap_spec(experiments.member_gap("constant", next_gaps("constant", [], n=50, c=m0), 0,
                                                                  c=m0))  # what _boosting trains
     assert const_desc == sweep_desc
@@ -265,6 +265,20 @@ def test_boosting_resume_without_cache_recomputes_the_same_row(boosting_copy):
     assert len(calls) == cfg.p["members"]
     assert again["test"] == old["test"] and again["member_unit"] == old["member_unit"]
     assert {p.name: p.read_text() for p in (root / "smoke/units/rows").glob("*.json")} == units_before
+
+
+@pytest.mark.slow
+def test_a_run_in_rounds_resumes_a_chain_from_committed_outputs_training_nothing(boosting_copy):
+    """The same resume through the runner's rounds (the local executor): the scheduler finds every
+    member's outputs committed, so it collects no unit for training, and the row comes out the same."""
+    from dboost import executors
+    root, cfg, path, calls = boosting_copy
+    shutil.rmtree(root / "smoke/units/cache")
+    old = json.loads(path.read_text())
+    path.unlink()
+    assert executors.run_local({"boosting": cfg}) == 0
+    new = json.loads(path.read_text())
+    assert calls == [] and _untimed(new) == _untimed(old)
 
 
 # ----------------------------------------------------------------------------- 3b. a training run, twice

@@ -1,6 +1,6 @@
 """The experiments of the poster (and ours), at several scales ("profiles"), resumable per trained model.
 
-Each notebook in ``book/notebooks`` is a thin wrapper around::
+In a training run (:mod:`dboost.runner`, in rounds: :mod:`dboost.rounds`), or directly::
 
     cfg = experiments.configure("gap_sweep", profile="cpu", device="cuda")   # validates, loads data
     df  = experiments.run(cfg)                                                # trains what is missing
@@ -8,7 +8,8 @@ Each notebook in ``book/notebooks`` is a thin wrapper around::
 One module per experiment (``gap_sweep``, ``frozen_last_layer``, ``architectures``,
 ``boosting``, ``training_length``, ``data_size``), each with ``run(cfg)``, listed in
 :mod:`dboost.registry`; the shared machinery: :mod:`.configure` (validation, data, the
-:class:`Config`), :mod:`.units` (one trained network per configuration key), :mod:`.seeds`.
+:class:`Config`), :mod:`.units` (one trained network per configuration key), :mod:`.schedule`
+(the tasks an experiment's ``run`` yields its units from), :mod:`.seeds`.
 The profiles are in :mod:`dboost.config`.
 """
 from ..config import CLAIM_HEADS, PROFILE_RANK, PROFILES, SEED_KEYS
@@ -17,8 +18,9 @@ from .boosting import member_gap
 from .configure import Config, configure, run
 from .data_size import size_epochs
 from .seeds import member_seed
-from .units import UnitSpec, _gap_pair, _gap_spec, fit_one, measure_unit, store_unit, train_unit, unit_config, unit_key
+from .units import (UnitSpec, _gap_spec, fit_one, measure_unit, obtain_unit, store_unit, stored_unit, train_unit,
+                    unit_config, unit_key, unit_spec)
 
 __all__ = ["CLAIM_HEADS", "PROFILE_RANK", "PROFILES", "SEED_KEYS", "EXPERIMENTS", "Config", "configure", "run",
-           "UnitSpec", "fit_one", "measure_unit", "store_unit", "train_unit", "unit_config", "unit_key",
-           "member_seed", "member_gap", "size_epochs", "_gap_pair", "_gap_spec"]
+           "UnitSpec", "fit_one", "measure_unit", "obtain_unit", "store_unit", "stored_unit", "train_unit", "unit_config",
+           "unit_key", "unit_spec", "member_seed", "member_gap", "size_epochs", "_gap_spec"]

@@ -32,7 +32,7 @@ class Config:
     log: list = field(default_factory=list)
     units: Store | None = None
     overrides: dict = field(default_factory=dict)  # configure(**overrides): a worker rebuilds the same data
-    collect: dict | None = None  # key -> UnitSpec of units still to train (executors other than local)
+    collect: dict | None = None  # in a run's rounds: key -> UnitSpec of the units still to train (schedule.drive)
     executor: str = "local"      # recorded in every unit row
     full_train: data_mod.Split | None = None  # the whole training split (units on other subsets draw from it)
 

@@ -1,11 +1,18 @@
-"""The data-size study (issue 19): gap 0 against gap m0 at several training-set sizes, each fitted."""
+"""The data-size study (issue 19): gap 0 against gap m0 at several training-set sizes, each fitted.
+
+Tasks of the scheduler protocol (:mod:`.schedule`): one per (size, seed, head), the pair gap 0,
+gap m0 at the length that the size's probe (a loop of yields on the first seed) chose.  Every
+task of a size starts with that same probe -- answered from the store once it has run -- so a
+pair whose gap-0 net is stored goes on to its gap-m0 net in the same round as the others' gap-0
+nets, however a resumed run left them.
+"""
 from __future__ import annotations
 
 import math
 
 from ..train import check_seeds
 from .configure import Config, _steps
-from .units import _gap_pair, _slug
+from .schedule import drive, gap0, pair, slug
 
 
 def size_epochs(n: int, steps: int, batch_size: int) -> int:
@@ -65,25 +72,33 @@ def run(cfg: Config) -> None:
     p = cfg.p
     heads = {h[0]: h for h in p["heads"]}
 
-    def pair(n, label, s, ep, base_only=False):
+    def at(n, label, s, ep):
+        """The pair's row prefix, labels and unit keywords: head ``label``, seed ``s``, size ``n``, ``ep`` epochs."""
         _, bkw, tkw = heads[label]
-        steps = _steps(n, p["batch_size"], ep)
-        return _gap_pair(cfg, f"size{n}_{_slug(label)}_ep{ep}", s, base_only=base_only, build_kw=bkw, train_kw=tkw,
-                         epochs=ep, n_train=n, subset_seed=s,
-                         labels=dict(head_label=label, size=int(n), subset_seed=int(s), size_epochs=int(ep),
-                                     size_steps=int(steps)))
+        labels = dict(head_label=label, size=int(n), subset_seed=int(s), size_epochs=int(ep),
+                      size_steps=int(_steps(n, p["batch_size"], ep)))
+        return f"size{n}_{slug(label)}_ep{ep}", labels, dict(build_kw=bkw, train_kw=tkw, epochs=ep, n_train=n,
+                                                              subset_seed=s)
 
-    for n, steps in zip(p["sizes"], p["size_steps"]):
+    def probe(n, steps):
+        """The length of size n, on the first seed and head: doubled until its gap-0 net fits."""
         s0, head0 = p["size_seeds"][0], p["size_heads"][0]
-        for d in range(int(p["size_max_doublings"]) + 1):  # the length probe, on the first seed
+        for d in range(int(p["size_max_doublings"]) + 1):
             ep = size_epochs(n, steps * 2 ** d, p["batch_size"])
-            base, _ = pair(n, head0, s0, ep, base_only=True)
-            if base is None or base["train_acc"] >= p["size_fit"]:
+            prefix, labels, kw = at(n, head0, s0, ep)
+            base, = yield [gap0(prefix, s0, labels, **kw)]
+            if base["train_acc"] >= p["size_fit"]:
                 break
-        if base is None:
-            continue  # collecting: the length depends on the probe unit still to train
+        return ep
+
+    def size_pair(n, steps, s, label):
+        ep = yield from probe(n, steps)
+        prefix, labels, kw = at(n, label, s, ep)
+        yield from pair(prefix, s, labels, **kw)
+
+    tasks = []
+    for n, steps in zip(p["sizes"], p["size_steps"]):
         seeds = sorted(set(p["size_seeds"]) | (set(p["resample_seeds"]) if n == p["resample_n"] else set()))
         labels = list(dict.fromkeys([*p["size_heads"], *(p["resample_heads"] if n == p["resample_n"] else ())]))
-        for s in seeds:
-            for label in labels:
-                pair(n, label, s, ep)
+        tasks += [size_pair(n, steps, s, label) for s in seeds for label in labels]
+    drive(cfg, tasks)

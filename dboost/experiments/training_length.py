@@ -1,8 +1,11 @@
-"""Our question T: does gap m0 still beat gap 0 when the networks are trained longer?"""
+"""Our question T: does gap m0 still beat gap 0 when the networks are trained longer?
+
+One task of the scheduler protocol (:mod:`.schedule`) per (seed, length, head): the pair gap 0, gap m0.
+"""
 from __future__ import annotations
 
 from .configure import Config
-from .units import _gap_pair, _slug
+from .schedule import drive, pair, slug
 
 
 def check(p: dict, profile: str) -> None:
@@ -29,9 +32,6 @@ def run(cfg: Config) -> None:
     """
     p = cfg.p
     heads = {h[0]: h for h in p["heads"]}
-    for s in p["claim_seeds"]:
-        for e in p["lengths"]:
-            for label in p["length_heads"]:
-                _, bkw, tkw = heads[label]
-                _gap_pair(cfg, f"{_slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
-                          build_kw=bkw, train_kw=tkw, epochs=int(e))
+    drive(cfg, [pair(f"{slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
+                     build_kw=heads[label][1], train_kw=heads[label][2], epochs=int(e))
+                for s in p["claim_seeds"] for e in p["lengths"] for label in p["length_heads"]])

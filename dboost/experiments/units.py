@@ -75,55 +75,71 @@ class UnitSpec:
     min_width_n: int | None = None
 
 
-def train_unit(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-               epochs=None, min_width_n: int | None = None, need_outputs: bool = False, n_train: int | None = None,
-               subset_seed: int = 0) -> tuple[dict, dict | None]:
-    """The row of one network (trained unless its unit exists) and, if ``need_outputs``, its
-    outputs (test logits, train margins, weights) from the unit cache.
-
-    The cache (``runs/<profile>/units/cache/``) is not committed: where it is gone and outputs
-    are needed, the unit is retrained (deterministically on a CPU at a fixed thread count) and its
-    committed row is kept.  When ``cfg.collect`` is a dict (a batch run on other executors), a unit
-    that would have to be trained is not: its :class:`UnitSpec` is added there and (None, None)
-    returned, so the caller stops where the unit's results are needed.
-    """
+def unit_spec(cfg: Config, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
+              epochs=None, min_width_n: int | None = None, n_train: int | None = None,
+              subset_seed: int = 0) -> UnitSpec:
+    """The unit trained with these settings (its key and configuration); nothing is read or trained."""
     p = cfg.p
     arch, width = arch or p["arch"], width or p["width"]
     g, gdesc = _gap_spec(gap)
     ucfg = unit_config(cfg, seed=seed, gap_desc=gdesc, arch=arch, width=width, build_kw=build_kw,
                        train_kw=train_kw, epochs=epochs, n_train=n_train, subset_seed=subset_seed)
-    key = unit_key(ucfg)
-    row = cfg.units.get(key)
-    wants_width = bool(min_width_n) and (row is None or row.get("min_width") is None)
-    if row is not None and not need_outputs and not wants_width:
+    return UnitSpec(unit_key(ucfg), cfg.profile, cfg.experiment, dict(cfg.overrides), ucfg, g, dict(train_kw or {}),
+                    min_width_n)
+
+
+def stored_unit(cfg: Config, spec: UnitSpec, need_outputs: bool = False) -> tuple[dict, dict | None] | None:
+    """(row, outputs) of ``spec`` as the store has them, or None where the unit has to be trained.
+
+    Outputs (test logits, train margins, ...) are read only if ``need_outputs`` or if the unit's
+    row lacks the ``min_width`` asked for (``spec.min_width_n``: measured from the cached weights,
+    no retraining).  They come from the unit cache (``runs/<profile>/units/cache/``, not
+    committed), else from the committed outputs (test logits and train margins: what a boosting
+    chain needs, so a fresh clone resumes it on any machine without retraining).  Where the
+    outputs needed are in neither, the unit is retrained (deterministically on a CPU at a fixed
+    thread count) and its committed row is kept.
+    """
+    row = cfg.units.get(spec.key)
+    if row is None:
+        return None
+    wants_width = bool(spec.min_width_n) and row.get("min_width") is None
+    if not need_outputs and not wants_width:
         return row, None
-    out = cfg.units.load_tensors(key) if row is not None else None
-    if out is None and row is not None and not wants_width:
-        # no local cache (a fresh clone, another machine): the committed outputs carry what a
-        # boosting chain needs (test logits, train margins), so nothing is retrained
-        saved = cfg.units.load_outputs(key)
+    out = cfg.units.load_tensors(spec.key)
+    if out is None and not wants_width:
+        saved = cfg.units.load_outputs(spec.key)
         if saved is not None:
             out = dict(saved, wall=torch.tensor(row["train_wall_time_s"]),
                        trained_on=f"{row['env'].get('hardware')} ({row['env'].get('device')}), torch "
                                   f"{row['env'].get('torch')}, commit {row['env'].get('git_commit')}")
-    if out is None:
-        spec = UnitSpec(key, cfg.profile, cfg.experiment, dict(cfg.overrides), ucfg, g, dict(train_kw or {}),
-                        min_width_n)
-        if cfg.collect is not None:
-            cfg.collect.setdefault(key, spec)
-            return None, None
+    return None if out is None else (row, out)
+
+
+def obtain_unit(cfg: Config, spec: UnitSpec, stored: tuple[dict, dict | None] | None) -> tuple[dict, dict | None]:
+    """The unit ``spec``: ``stored`` (:func:`stored_unit`), or trained here and stored where that is None;
+    a ``min_width`` asked for and not in its row is added from the weights."""
+    if stored is None:
         new_row, out = measure_unit(cfg, spec)
         row = store_unit(cfg.units, new_row, out)
-        wants_width = bool(min_width_n) and row.get("min_width") is None
-    if wants_width:  # asked for by a later experiment: from the cached weights, no retraining
-        model = build(arch, num_classes=cfg.train_set.num_classes, width=width, **ucfg["head"])
+    else:
+        row, out = stored
+    if spec.min_width_n and row.get("min_width") is None:  # asked for by a later experiment
+        ucfg = spec.config
+        model = build(ucfg["arch"], num_classes=cfg.train_set.num_classes, width=ucfg["width"], **ucfg["head"])
         model.load_state_dict(out["state"])
         tr = cfg.train_for(ucfg)
-        n = min(min_width_n, len(tr))
+        n = min(spec.min_width_n, len(tr))
         row = dict(row, min_width=min_width(model, tr, n=n, device=cfg.device), min_width_n=n)
-        cfg.units.put(key, {k: v for k, v in row.items() if k not in ("key", "finished_at")})
-        row = cfg.units.get(key)
+        cfg.units.put(spec.key, {k: v for k, v in row.items() if k not in ("key", "finished_at")})
+        row = cfg.units.get(spec.key)
     return row, out
+
+
+def train_unit(cfg: Config, *, need_outputs: bool = False, **kw) -> tuple[dict, dict | None]:
+    """The row of one network (trained here unless its unit is stored) and, if ``need_outputs``,
+    its outputs (:func:`stored_unit`).  ``kw``: :func:`unit_spec`'s settings."""
+    spec = unit_spec(cfg, **kw)
+    return obtain_unit(cfg, spec, stored_unit(cfg, spec, need_outputs))
 
 
 def store_unit(units: Store, row: dict, out: dict) -> dict:
@@ -185,40 +201,17 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------------------------- one experiment row
 
-def fit_one(cfg: Config, key: str, *, seed: int, gap=0.0, arch=None, width=None, build_kw=None, train_kw=None,
-            min_width_n: int | None = None, epochs: int | None = None, extra=None, n_train: int | None = None,
-            subset_seed: int = 0) -> dict | None:
-    """The row ``key`` of this experiment: its unit's row (trained if new) plus the experiment's labels.
-    None when the unit is only collected (``cfg.collect``), not trained."""
+def fit_one(cfg: Config, key: str, *, extra=None, **kw) -> dict:
+    """The row ``key`` of this experiment: its unit's row (trained here if new; ``kw``:
+    :func:`unit_spec`'s settings) plus the experiment's labels ``extra``."""
     row = cfg.store.get(key)
     if row is not None:
         return row
-    unit, _ = train_unit(cfg, seed=seed, gap=gap, arch=arch, width=width, build_kw=build_kw, train_kw=train_kw,
-                         epochs=epochs, min_width_n=min_width_n, n_train=n_train, subset_seed=subset_seed)
-    if unit is None:
-        return None
+    unit, _ = train_unit(cfg, **kw)
     row = {k: v for k, v in unit.items() if k not in ("key", "finished_at", "config")}
     row.update(experiment=cfg.experiment, unit_finished_at=unit.get("finished_at"), **(extra or {}))
     cfg.store.put(key, row)
     return row
-
-
-def _gap_pair(cfg: Config, prefix: str, seed: int, labels: dict | None = None, base_only: bool = False,
-              **kw) -> tuple[dict, dict]:
-    """The paired comparison: gap 0, then gap = the train mean margin m0 of that gap-0 model
-    (``base_only``: the gap-0 row alone)."""
-    labels = dict(labels or {}, variant=prefix)
-    base = fit_one(cfg, f"{prefix}_seed{seed}_gap0", seed=seed, gap=0.0, extra=dict(labels, gap_label="0"), **kw)
-    if base is None or base_only:  # collecting: the gap-m0 unit's gap is not known before the gap-0 unit is trained
-        return base, None
-    m0 = base["train_mean_margin"]
-    disc = fit_one(cfg, f"{prefix}_seed{seed}_gapm0", seed=seed, gap=max(m0, 0.0),
-                   extra=dict(labels, gap_label="m0", m0=m0), **kw)
-    return base, disc
-
-
-def _slug(label: str) -> str:
-    return label.replace(" ", "").replace(":", "").replace("+", "_")
 
 
 def common(cfg: Config) -> dict:
