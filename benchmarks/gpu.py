@@ -42,7 +42,7 @@ TARGET_S_PER_EPOCH = 0.40   # issue 21, H200, width 64, full CIFAR-10
 # (runs/gpu/gap_sweep, seeds 0-2: 0.8516-0.8614).
 EQUIVALENT_ACC = 0.01
 
-# Candidate variants of the fast recipe for `--candidates` (overrides of dboost.train.RECIPES["fast"]).
+# Candidate variants of the fast recipe for `--candidates` (overrides of dboost.recipes.RECIPES["fast"]).
 # The first H200 run showed the fast recipe well short of TARGET with the x10 frozen head
 # (0.8635 at 12 epochs), so the next loan should try these side by side at 15 epochs.
 CANDIDATES = {

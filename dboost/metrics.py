@@ -26,8 +26,6 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .probes import _is_ensemble, _xy
-# moved to dboost.probes; importable from here for dboost.experiments
-from .probes import logged_style_mean_margin, min_width  # noqa: F401
 
 __all__ = ["accuracy", "roc_auc_ovr", "misclassification_auroc", "nll", "ece", "brier", "margin_summary",
            "evaluate", "evaluate_scores", "evaluate_member_logits", "log_softmax_precise"]

@@ -41,7 +41,7 @@ from . import executors, experiments, registry
 from .config import PROFILE_RANK, PROFILES, resolve
 from .executors import EXECUTORS
 from .results import Store, atomic_write_bytes, atomic_write_text, check_runs_root, clean_stale_temps, runs_root
-from .train import cpu_threads
+from .runtime import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "book" / "notebooks"
@@ -333,7 +333,7 @@ def _parse_set(text: str) -> tuple[str, object]:
 def _check_publish_only(a) -> None:
     """--publish-only trains nothing, but the arguments it shares with a run must still be valid,
     and flags that contradict it are refused."""
-    from .train import check_device, check_seeds
+    from .runtime import check_device, check_seeds
     for flag, on in (("--no-publish", a.no_publish), ("--no-notebooks", a.no_notebooks), ("--no-train", a.no_train)):
         if on:
             raise ValueError(f"--publish-only does not combine with {flag} (publishing executes the summary "

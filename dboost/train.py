@@ -29,10 +29,8 @@ import torch.nn as nn
 from .augmentation import augment, to_input
 from .data import Split
 from .loss import check_inputs, discounted_cross_entropy
-from .recipes import RECIPES, resolve_recipe  # noqa: F401 -- RECIPES: dboost.experiments imports it from here
+from .recipes import resolve_recipe
 from .runtime import _maybe_compile, _uses_cuda_graphs, check_compile, default_device
-# moved to dboost.runtime; importable from here for dboost.batch and dboost.experiments
-from .runtime import check_device, check_seeds, cpu_threads  # noqa: F401
 
 
 # ----------------------------------------------------------------------------- inference

@@ -396,7 +396,7 @@ def test_splits_carry_their_data_sets_normalisation():
     import dataclasses
 
     from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, channel_stats
-    from dboost.train import to_input
+    from dboost.augmentation import to_input
     g = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (40, 3, 4, 4), generator=g, dtype=torch.uint8)
     mean, std = channel_stats(x)

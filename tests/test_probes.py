@@ -29,7 +29,7 @@ def _bn_net(seed=0, c=10, frozen_head=True):
 
 
 def _hand_min_width(model, data, n, batch_size):
-    from dboost.train import to_input
+    from dboost.augmentation import to_input
     net = copy.deepcopy(model)
     ps = [p for p in net.parameters() if p.requires_grad]
     with torch.no_grad():

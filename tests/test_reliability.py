@@ -159,7 +159,7 @@ def test_1_any_bad_device_refused_up_front(world, capsys, device):
 
 
 def test_1_good_devices_pass():
-    from dboost.train import check_device
+    from dboost.runtime import check_device
     assert check_device("cpu") == "cpu" and check_device("cpu:0") == "cpu:0"
     assert check_device(None) == ("cuda" if torch.cuda.is_available() else "cpu")
     assert check_device(torch.device("cpu")) == "cpu"

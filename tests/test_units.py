@@ -18,11 +18,12 @@ import torch.nn as nn
 from dboost import data as data_mod
 from dboost import experiments
 from dboost.loss import margins
-from dboost.metrics import logged_style_mean_margin
+from dboost.probes import logged_style_mean_margin
 from dboost.models import build
 from dboost.results import Store
 from dboost.rules import next_gaps
-from dboost.train import cpu_threads, to_input
+from dboost.augmentation import to_input
+from dboost.runtime import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -16,7 +16,8 @@ from .. import data as data_mod
 from .. import registry
 from ..config import Profile, resolve
 from ..results import Store, check_runs_root
-from ..train import RECIPES, check_device
+from ..recipes import RECIPES
+from ..runtime import check_device
 
 
 @dataclass
@@ -60,7 +61,7 @@ def configure(experiment: str, profile: str = "smoke", device=None, seeds=None, 
     """Validate everything and load the data -- before any training and before any write.
 
     The one place the CLI (``dboost.runner``) and the notebooks (papermill parameters) are checked:
-    device (:func:`dboost.train.check_device`), seeds (:func:`dboost.train.check_seeds`: ints in
+    device (:func:`dboost.runtime.check_device`), seeds (:func:`dboost.runtime.check_seeds`: ints in
     [0, 2**31), a string such as papermill's ``-r seeds 12`` is refused), sizes, the data (labels,
     sizes against the profile, an explicit ``data_root`` that holds no data set), the runs folder
     (a writable directory, or creatable; nothing is created here) and every row already stored

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from ..train import check_seeds
+from ..runtime import check_seeds
 from .configure import Config, _steps
 from .schedule import drive, gap0, pair, slug
 

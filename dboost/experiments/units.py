@@ -19,10 +19,12 @@ import torch
 
 from .. import calibration
 from ..loss import margins
-from ..metrics import evaluate_scores, logged_style_mean_margin, margin_summary, min_width
+from ..metrics import evaluate_scores, margin_summary
+from ..probes import logged_style_mean_margin, min_width
 from ..models import build
 from ..results import Store, environment
-from ..train import RECIPES, predict_logits, train
+from ..recipes import RECIPES
+from ..train import predict_logits, train
 from .configure import Config
 
 def _precision(cfg: Config) -> str:
