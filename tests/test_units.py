@@ -182,12 +182,6 @@ def test_gap_spec_per_sample_tensor_is_keyed_by_its_bytes():
     assert experiments._gap_spec(other)[1]["sha1"] != desc["sha1"]
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
-
-
 def test_unit_key_is_stable_and_hashes_every_field(runs):
     # Hard-coded keys, computed once (commit 135d927).  Units are looked up by key: if the hash or
     # unit_config changed (a new field, another serialisation), every committed unit would silently
@@ -495,48 +489,6 @@ def test_logged_style_margin_leaves_the_model_untouched():
         ev = model.eval()(to_input(tr.x))
     ev_ref = float((ev.gather(1, tr.y[:, None]).squeeze(1) - ev.scatter(1, tr.y[:, None], -1.0).amax(1)).double().mean())
     assert abs(got - ev_ref) > 1e-3
-
-
-# ----------------------------------------------------------------------------- 6. validation before writes
-
-@pytest.mark.parametrize("experiment,profile,kw,msg", [
-    ("training_length", "cpu", {}, "not part of profile"),
-    ("training_length", "smoke", dict(lengths=()), "lengths"),
-    ("training_length", "smoke", dict(lengths=None), "lengths"),
-    ("training_length", "smoke", dict(lengths=(2, 1.5)), "lengths"),
-    ("training_length", "smoke", dict(lengths=(2, 0)), "lengths"),
-    ("training_length", "smoke", dict(length_heads=("freeze_last x10", "freeze_last x3")), "length_heads"),
-    # 200 samples in batches of 50: 4 steps per epoch, so 1 epoch is too few (8 are fine)
-    ("training_length", "smoke", dict(n_train=200, lengths=(8, 1)), "too few"),
-    ("gap_sweep", "smoke", dict(n_train=200, epochs=1), "too few"),
-    ("gap_sweep", "smoke", dict(grid="coarse"), "grid"),
-    ("gap_sweep", "smoke", dict(precision="fp16"), "precision"),
-    ("gap_sweep", "smoke", dict(split="test"), "split"),
-    ("gap_sweep", "smoke", dict(compile="fastest"), "compile must be"),
-])
-def test_configure_refuses_before_any_write(runs, experiment, profile, kw, msg):
-    with pytest.raises(ValueError, match=msg):
-        experiments.configure(experiment, profile, device="cpu", progress=False, **kw)
-    assert not runs.exists()
-
-
-def test_configure_accepts_the_training_length_study(runs):
-    cfg = experiments.configure("training_length", "smoke", device="cpu", progress=False, n_train=200, lengths=(8, 2))
-    assert cfg.p["lengths"] == (8, 2) and not runs.exists()
-
-
-# ----------------------------------------------------------------------------- results.Store.find
-
-def test_store_find_returns_the_first_matching_row(tmp_path):
-    st = Store("smoke", "units", tmp_path)
-    assert st.find(seed=0) is None  # no rows folder yet
-    st.put("b", dict(seed=0, gap=1.0, head=dict(head="freeze_last")))
-    st.put("a", dict(seed=1, gap=1.0))
-    st.put("c", dict(seed=0, gap=2.0))
-    assert st.find(gap=1.0)["key"] == "a"  # rows in key order
-    assert st.find(seed=0)["key"] == "b" and st.find(seed=0, gap=2.0)["key"] == "c"
-    assert st.find(head=dict(head="freeze_last"))["key"] == "b"  # whole-value equality
-    assert st.find(seed=0, gap=3.0) is None and st.find(missing=None)["key"] == "a"  # absent field == None
 
 
 @pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)
