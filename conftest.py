@@ -7,7 +7,7 @@
   temporary copy of ``runs/smoke`` (the committed rows, byte for byte), so nothing a test or a
   kernel does can write into ``runs/``; at the end of the session ``runs/smoke`` is compared with
   its state at the start and any change fails the run.  Training is tested by the unit tests
-  (tests/test_units.py, tests/test_reliability.py), never against another machine's numbers.
+  (tests/test_train.py, tests/test_units.py), never against another machine's numbers.
 * One CPU thread unless ``OMP_NUM_THREADS`` says otherwise: the tests' models are tiny, and two
   threads on two cores with one core busy elsewhere run ~20x slower (OpenMP barriers wait for
   scheduler slices; measured in issue 16).  Subprocesses and kernels inherit the setting.

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, authors_split, cifar10, load, synthetic
+from dboost.data import CIFAR10_MEAN, CIFAR10_STD, Split, _split, authors_split, cifar10, load, synthetic
+from tiny import fake_npy
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -409,3 +410,45 @@ def test_splits_carry_their_data_sets_normalisation():
     z = to_input(x, "cpu", mean=mean, std=std).double()
     # per-channel mean 0 and std 1 after normalising with the data's own statistics (float32 rounding)
     assert z.mean((0, 2, 3)).abs().max() < 1e-5 and (z.std((0, 2, 3), unbiased=False) - 1).abs().max() < 1e-5
+
+
+# ----------------------------------------------------------------------------- damaged files and bad labels are named
+
+def test_the_loader_refuses_float_and_out_of_range_labels(tmp_path):
+    d = fake_npy(tmp_path / "a", labels=(np.arange(200) % 10).astype(np.float32))
+    with pytest.raises(ValueError, match="float"):
+        cifar10(root=d, download=False)
+    d = fake_npy(tmp_path / "b", labels=np.arange(200) % 11)
+    with pytest.raises(ValueError, match=r"train_y.npy: labels must lie in \[0, 9\]"):
+        cifar10(root=d, download=False)
+    with pytest.raises(ValueError, match="integers"):
+        _split(np.zeros((2, 32, 32, 3), np.uint8), np.array([1.5, 2.0]), "x")
+
+
+def test_damaged_data_files_are_named(tmp_path):
+    d = fake_npy(tmp_path / "npy")
+    f = d / "train_x_00.npy"
+    f.write_bytes(f.read_bytes()[:5000])  # truncated shard
+    with pytest.raises(ValueError, match=f"{f}: cannot read"):
+        cifar10(root=d, download=False)
+    b = tmp_path / "cifar-10-batches-py"
+    b.mkdir()
+    rng = np.random.default_rng(0)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (b / name).write_bytes(pickle.dumps({"data": rng.integers(0, 256, (2, 3072), dtype=np.uint8),
+                                             "labels": [1, 2]}))
+    assert len(cifar10(root=tmp_path, download=False)[0]) == 10
+    (b / "data_batch_3").write_bytes((b / "data_batch_3").read_bytes()[:40])
+    with pytest.raises(ValueError, match="data_batch_3: cannot read"):
+        cifar10(root=tmp_path, download=False)
+    (b / "data_batch_3").write_bytes(pickle.dumps({"data": np.zeros((2, 3072), np.uint8), "labels": [0.5, 1.5]}))
+    with pytest.raises(ValueError, match="data_batch_3: labels must be .*integers"):
+        cifar10(root=tmp_path, download=False)
+
+
+def test_an_explicit_root_is_never_a_download_target(tmp_path, monkeypatch):
+    """A typo in ``root`` is named, not created (unless download=True), whatever DBOOST_DATA says."""
+    monkeypatch.setenv("DBOOST_DATA", str(tmp_path / "elsewhere"))
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        cifar10(root=tmp_path / "typo")
+    assert not (tmp_path / "typo").exists()

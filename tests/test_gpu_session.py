@@ -1,4 +1,4 @@
-"""The prepared GPU session (issue 21): its dry run end to end, and the chain check it relies on.
+"""The prepared GPU session (benchmarks/gpu_session.sh): its dry run end to end, and the chain check it relies on.
 
 The dry run (``benchmarks/gpu_session.sh --dry-run``) runs every stage on the CPU at smoke size
 in a temporary runs folder (about a minute on 2 cores): marked slow.

@@ -416,3 +416,46 @@ def test_error_messages_are_specific():
         discounted_cross_entropy(logits, target, torch.tensor([0.0, float("nan"), 0.0, 0.0]))
     with pytest.raises(ValueError, match="reduction"):
         discounted_cross_entropy(logits, target, 0.0, reduction="avg")
+
+
+# ----------------------------------------------------------------------------- bad input: non-finite logits, empty batches, numpy arrays
+
+def test_non_finite_logits_are_refused_and_margins_propagate_nan():
+    y = torch.tensor([0, 1, 2, 0])
+    for bad in (float("nan"), float("inf"), float("-inf")):
+        z = torch.randn(4, 3)
+        z[1, 2] = bad
+        with pytest.raises(ValueError, match="NaN or inf"):
+            discounted_cross_entropy(z, y)
+        with pytest.raises(ValueError, match="NaN or inf"):
+            discounted_cross_entropy(z.double(), y, torch.ones(4), reduction="none")
+    huge = torch.full((4, 3), 3e38)  # finite, though their float32 sum overflows
+    assert torch.isfinite(discounted_cross_entropy(huge, y))
+    z = torch.randn(4, 3)
+    z[1, 0] = float("nan")
+    m = margins(z, y)
+    assert torch.isnan(m[1]) and torch.isfinite(m[[0, 2, 3]]).all()  # documented: NaN propagates
+
+
+def test_an_empty_batch_and_numpy_inputs_get_clear_messages():
+    e = torch.zeros(0, 3)
+    t = torch.zeros(0, dtype=torch.long)
+    with pytest.raises(ValueError, match="empty batch"):
+        discounted_cross_entropy(e, t)
+    assert float(discounted_cross_entropy(e, t, reduction="sum")) == 0.0
+    assert discounted_cross_entropy(e, t, reduction="none").shape == (0,)
+    with pytest.raises(ValueError, match=r"logits must be a torch.Tensor; got numpy.ndarray") as ei:
+        discounted_cross_entropy(np.zeros((4, 3), np.float32), torch.zeros(4, dtype=torch.long))
+    assert "shape" not in str(ei.value)
+    with pytest.raises(ValueError, match=r"target must be a torch.Tensor.*numpy.ndarray"):
+        discounted_cross_entropy(torch.zeros(4, 3), np.zeros(4, np.int64))
+
+
+def test_the_finiteness_check_adds_no_device_read_back(monkeypatch):
+    """The finiteness check shares the label check's single device read-back."""
+    calls = []
+    for name in ("tolist", "item", "__int__", "__float__", "__bool__"):
+        real = getattr(torch.Tensor, name)
+        monkeypatch.setattr(torch.Tensor, name, lambda self, *a, _r=real, _n=name: calls.append(_n) or _r(self, *a))
+    discounted_cross_entropy(torch.randn(8, 5), torch.randint(0, 5, (8,)), 2.0)
+    assert calls == ["tolist"]

@@ -1,5 +1,5 @@
 """Tests of dboost.probes: the thesis' minimum width against a hand-written per-sample loop, its
-fallback, scale invariance and bad inputs.  (The logged-style margin is tested in tests/test_units.py.)"""
+fallback, scale invariance and bad inputs; the logged-style mean margin against hand-computed values."""
 from __future__ import annotations
 
 import copy
@@ -12,7 +12,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from dboost import probes as P
-from dboost.data import synthetic
+from dboost.augmentation import to_input
+from dboost.data import Split, synthetic
+from dboost.loss import margins
+from dboost.models import build
 from tiny import tiny_linear
 
 
@@ -117,3 +120,72 @@ def test_min_width_bad_inputs():
     frozen = tiny_linear().requires_grad_(False)
     with pytest.raises(ValueError, match="trainable"):
         P.min_width(frozen, train)
+
+
+# ----------------------------------------------------------------------------- the logged-style margin
+
+class FixedLogits(nn.Module):
+    """Returns a fixed logit row per training image (found by nearest neighbour), in any mode."""
+
+    def __init__(self, x: torch.Tensor, logits: torch.Tensor):
+        super().__init__()
+        self.register_buffer("keys", to_input(x).flatten(1))
+        self.register_buffer("table", logits)
+        self.dummy = nn.Parameter(torch.zeros(()))
+
+    def forward(self, inp):
+        idx = torch.cdist(inp.flatten(1).float(), self.keys).argmin(1)
+        return self.table[idx] + 0 * self.dummy
+
+
+def test_logged_style_margin_masks_the_true_class_with_minus_one():
+    logits = torch.tensor([[5.0, -3.0, -2.0, -4.0],    # y=0, all wrong < -1: logged 5+1=6, true 7
+                           [0.5, 2.0, 3.0, -1.0],      # y=2: a wrong logit > -1, logged = true = 1
+                           [4.0, 1.0, -5.0, -6.0],     # y=1, misclassified: -3 both ways
+                           [-2.0, -5.0, -6.0, -7.0]])  # y=0, correct (true margin 3), logged -2+1 = -1
+    y = torch.tensor([0, 2, 1, 0])
+    x = torch.randint(0, 256, (4, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
+    split = Split(x, y, num_classes=4)
+    model = FixedLogits(x, logits)
+    logged_ref = (6.0 + 1.0 - 3.0 - 1.0) / 4
+    true_ref = (7.0 + 1.0 - 3.0 + 3.0) / 4
+    for bs in (1, 3, 4):
+        got = P.logged_style_mean_margin(model, split, batch_size=bs, crop_pad=0, flip=False)
+        assert got == pytest.approx(logged_ref, abs=1e-12)
+    assert float(margins(logits, y).double().mean()) == pytest.approx(true_ref)
+    assert logged_ref < true_ref
+
+
+def test_logged_style_margin_leaves_the_model_untouched():
+    torch.manual_seed(0)
+    model = build("resnet9", num_classes=10, width=4)
+    tr, _ = synthetic(40, 0, seed=0)
+    model.train()
+    model(to_input(tr.x[:20]))  # non-default running statistics
+    for mode in (True, False):
+        model.train(mode)
+        before = copy.deepcopy(model.state_dict())
+        flags = [m.training for m in model.modules()]
+        v = P.logged_style_mean_margin(model, tr, batch_size=16, crop_pad=4, flip=True, seed=3)
+        assert isinstance(v, float) and v == v
+        after = model.state_dict()
+        assert before.keys() == after.keys()
+        assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BN running stats and counters
+        assert [m.training for m in model.modules()] == flags
+    # it measures in train mode (batch statistics, head dropout on): reference on a copy, no
+    # augmentation, the dropout masks drawn after manual_seed(seed) (the function seeds a forked
+    # global generator with its `seed`, so its value does not depend on the caller's RNG state)
+    net = copy.deepcopy(model).train()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        lg = torch.cat([net(to_input(tr.x[i:i + 16])) for i in range(0, 40, 16)])
+    ref = float((lg.gather(1, tr.y[:, None]).squeeze(1) - lg.scatter(1, tr.y[:, None], -1.0).amax(1)).double().mean())
+    torch.manual_seed(7)
+    state = torch.get_rng_state()
+    got = P.logged_style_mean_margin(model, tr, batch_size=16, crop_pad=0, flip=False, seed=0)
+    assert got == pytest.approx(ref, abs=1e-5)
+    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is left alone
+    with torch.no_grad():  # and train mode matters here: the eval-mode value is another number
+        ev = model.eval()(to_input(tr.x))
+    ev_ref = float((ev.gather(1, tr.y[:, None]).squeeze(1) - ev.scatter(1, tr.y[:, None], -1.0).amax(1)).double().mean())
+    assert abs(got - ev_ref) > 1e-3

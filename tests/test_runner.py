@@ -1,25 +1,32 @@
-"""The runner (dboost.runner): validation before compute, atomic rows, resume, training before rendering."""
+"""The runner (dboost.runner): validation before compute, atomic rows, resume, training before rendering.
+
+The refusals run the runner -- in-process through ``runner.main`` (the ``runner_main`` fixture), a
+few as a true subprocess -- on the ``world`` fixture (a temporary ``DBOOST_RUNS`` holding a copy of
+the committed smoke runs and a temporary book/results), and assert exit code 2, one message line on
+stderr without a traceback, and both listings unchanged.  Smoke profile and tiny synthetic data only.
+"""
+import errno
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 
 from dboost import experiments, runner
-from dboost.results import Store, atomic_write_text
+from dboost import results as results_mod
+from dboost.results import Store
+from refusals import listing, refused
+from tiny import fake_npy
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
 
 
 @pytest.mark.parametrize("argv,msg", [
@@ -43,13 +50,6 @@ def test_missing_data_stops_before_training(runs, tmp_path, monkeypatch, capsys)
     assert not runs.exists()
 
 
-@pytest.mark.parametrize("kw", [dict(epochs=-1), dict(width=0), dict(n_train=-5), dict(members=0), dict(bogus=1)])
-def test_configure_refuses_bad_sizes(runs, kw):
-    with pytest.raises(ValueError):
-        experiments.configure("gap_sweep", profile="smoke", **kw)
-    assert not runs.exists()
-
-
 @pytest.mark.slow
 def test_rerun_skips_finished_models(runs, monkeypatch):
     cfg = experiments.configure("architectures", profile="smoke", progress=False, archs=("resnet9",))
@@ -61,19 +61,6 @@ def test_rerun_skips_finished_models(runs, monkeypatch):
     monkeypatch.setattr(experiments.units, "train", boom)
     df2 = experiments.run(experiments.configure("architectures", profile="smoke", progress=False, archs=("resnet9",)))
     assert df2.sort_values("key")["test_acc"].tolist() == df1.sort_values("key")["test_acc"].tolist()
-
-
-def test_atomic_write_leaves_old_file_on_failure(tmp_path):
-    p = tmp_path / "x.json"
-    atomic_write_text(p, "old")
-
-    class Boom(str):
-        def encode(self, *a):
-            raise RuntimeError("disk full")
-    with pytest.raises(RuntimeError):
-        atomic_write_text(p, Boom("new"))
-    assert p.read_text() == "old"
-    assert [f.name for f in tmp_path.iterdir()] == ["x.json"]  # no temporary left behind
 
 
 @pytest.mark.slow
@@ -116,20 +103,6 @@ def test_a_run_on_another_runs_folder_does_not_republish_the_book(tmp_path, monk
     assert len(calls) == 1
 
 
-def test_committed_smoke_notebooks_render_the_rows_without_training():
-    """nbval re-executes these notebooks: their only parameter is the profile and their first cell
-    reads the committed rows (dboost.pages), so every checked output is a function of the rows,
-    the same on any CPU."""
-    for nb in sorted((ROOT / "runs" / "smoke").glob("*/*.ipynb")):
-        cells = json.loads(nb.read_text())["cells"]
-        injected = [c for c in cells if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
-        assert len(injected) == 1 and [l for l in "".join(injected[0]["source"]).splitlines()
-                                       if not l.startswith("#")] == ['profile = "smoke"'], \
-            f"{nb}: re-render it with dboost render --profile smoke --no-publish"
-        code = "".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-        assert "pages.load(" in code and "experiments." not in code, f"{nb}: a page only reads runs/"
-
-
 def test_the_runner_trains_before_the_pages_render_and_passes_them_the_profile_alone(runs, monkeypatch):
     """Training happens in the runner (the local executor too), the pages only read: papermill gets
     the profile and nothing that trains, so --set overrides combine with notebooks."""
@@ -145,48 +118,6 @@ def test_the_runner_trains_before_the_pages_render_and_passes_them_the_profile_a
     calls.clear()
     runner.run("smoke", only=["gap_sweep"], progress=False, publish_book=False, train=False)  # a render
     assert calls == [("render", "gap_sweep", dict(profile="smoke"))]
-
-
-def test_a_page_with_no_rows_says_so_and_trains_nothing(runs):
-    import sys as _sys
-    from dboost import pages
-    page = pages.load("gap_sweep", "interp")
-    assert page.empty and page.status() == ("**No results yet** for profile `interp`: run "
-                                            "`dboost run --profile interp --only gap_sweep`.")
-    with pytest.raises(ValueError, match="unknown profile"):
-        pages.load("gap_sweep", "nope")
-    with pytest.raises(ValueError, match="unknown experiment"):
-        pages.load("gap_swep", "smoke")
-    assert not runs.exists()
-    r = subprocess.run([_sys.executable, "-c", "import sys, dboost.pages; assert 'torch' not in sys.modules"],
-                       cwd=ROOT, capture_output=True, text=True)
-    assert r.returncode == 0, r.stderr
-
-
-def test_a_page_counts_the_seeds_its_rows_cover_against_the_profile():
-    """On the committed smoke rows: every planned seed has rows, and the note says how many rows."""
-    from dboost import pages
-    page = pages.load("boosting", "smoke")
-    n = len(list((Path(os.environ["DBOOST_RUNS"]) / "smoke" / "boosting" / "rows").glob("*.json")))
-    assert n and len(page.rows) == n and page.planned_seeds() == sorted(experiments.PROFILES["smoke"].boost_seeds)
-    assert page.status().startswith(f"**Rendered from the {n} rows stored in `runs/smoke/boosting/`**")
-    assert "without rows yet" not in page.status()
-    fewer = pages.Page("boosting", "smoke", page.p, page.rows.iloc[:0].assign(seed=[]))
-    assert fewer.empty
-
-
-@pytest.mark.slow
-def test_rendering_a_page_with_no_rows_runs_every_cell(runs, tmp_path, monkeypatch):
-    """A render where runs/ holds nothing: the page says "No results yet" and no cell fails."""
-    monkeypatch.setenv("DBOOST_RESULTS", str(tmp_path / "results"))
-    monkeypatch.setenv("PYTHONPATH", str(ROOT))
-    runner.run("interp", only=["gap_sweep", "boosting"], progress=False, publish_book=False, train=False)
-    for e in ("gap_sweep", "boosting"):
-        nb = json.loads((runs / "interp" / e / f"{e}.ipynb").read_text())
-        outs = [o for c in nb["cells"] for o in c.get("outputs", [])]
-        assert not [o for o in outs if o.get("output_type") == "error"]
-        assert any("No results yet" in "".join(o.get("data", {}).get("text/markdown", "")) for o in outs)
-    assert not list(runs.rglob("units/rows/*.json"))
 
 
 def test_the_profile_thread_count_holds_for_the_run_and_is_refused_when_bad(runs, monkeypatch, capsys):
@@ -236,3 +167,184 @@ def test_each_resolved_configuration_is_its_own_file(runs):
     before = pa.stat().st_mtime_ns
     assert runner.write_config("smoke", resolve("smoke", dict(a)), dict(a)) == pa and pa.stat().st_mtime_ns == before
     assert len(list(pa.parent.iterdir())) == 2
+
+
+# ----------------------------------------------------------------------------- refused before any work, and what a refusal looks like
+
+def _runner_process(argv, world, extra_env=None):
+    """python -m dboost.runner as a subprocess on the temporary world; (exit code, stderr)."""
+    runs, res = world
+    env = dict(os.environ, DBOOST_RUNS=str(runs), DBOOST_RESULTS=str(res), OMP_NUM_THREADS="1",
+               PYTHONPATH=str(ROOT))
+    env.update(extra_env or {})
+    p = subprocess.run([sys.executable, "-m", "dboost.runner", *argv], env=env, capture_output=True, text=True,
+                       cwd=ROOT, timeout=300)
+    return p.returncode, p.stderr
+
+
+@pytest.mark.slow
+def test_the_runner_process_refuses_bad_input_in_one_line_and_writes_nothing(world):
+    """``python -m dboost.runner`` as a real process: a bad device, seed, profile, a damaged row and a
+    runs folder that is a file each exit 2 with one line and no traceback; runs/ and book/results untouched."""
+    runs, res = world
+    row = runs / "smoke" / "gap_sweep" / "rows" / "sweep_seed0_gap0.json"
+    row.write_text(row.read_text()[:200])  # truncated
+    before = listing(runs), listing(res)
+    cases = [
+        (["--profile", "smoke", "--device", "tpu", "--no-notebooks"], ["tpu"]),
+        (["--profile", "smoke", "--seeds", "18446744073709552", "--no-notebooks"], ["2**31"]),
+        (["--publish-only", "--profile", "nosuch", "--device", "tpu"], ["nosuch"]),
+        (["--profile", "smoke", "--only", "gap_sweep", "--no-notebooks", "--no-publish"],
+         [str(row), "delete it"]),
+    ]
+    for argv, needles in cases:
+        refused(*_runner_process(argv, world), *needles)
+    assert (listing(runs), listing(res)) == before
+    # DBOOST_RUNS is a file
+    f = runs.parent / "hostname"
+    f.write_text("x")
+    refused(*_runner_process(["--profile", "smoke", "--no-notebooks"], world, dict(DBOOST_RUNS=str(f))), "not a directory")
+    assert f.read_text() == "x" and (listing(runs), listing(res)) == before
+
+
+@pytest.mark.parametrize("device", ["tpu", "meta", "CPU", "cpu:1", "cuda:7", "mps", "xla", ""])
+def test_a_bad_device_is_refused_before_anything_starts(world, runner_main, device):
+    if device.startswith("cuda") and torch.cuda.device_count() > 7:
+        pytest.skip("cuda:7 exists here")
+    if device == "mps" and getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
+        pytest.skip("MPS exists here")
+    runs, res = world
+    before = listing(runs), listing(res)
+    rc, err = runner_main(["--profile", "smoke", "--device", device, "--no-notebooks"])
+    refused(rc, err, "device")
+    assert "start" not in runner_main.out
+    assert (listing(runs), listing(res)) == before
+
+
+@pytest.mark.parametrize("argv", [["--seeds", str(2 ** 31)], ["--seeds", "-1"], ["--seeds", "0", "0"],
+                                  ["--seeds", "1.5"]])
+def test_seeds_are_range_checked_before_training(world, runner_main, argv):
+    runs, res = world
+    before = listing(runs), listing(res)
+    rc, err = runner_main(["--profile", "smoke", "--no-notebooks", *argv])
+    if argv[1] == "1.5":  # argparse's own refusal: usage line + error line, exit 2
+        assert rc == 2 and "Traceback" not in err and "invalid int value" in err
+    else:
+        refused(rc, err, "seeds")
+    assert (listing(runs), listing(res)) == before
+
+
+@pytest.mark.parametrize("argv,msg", [
+    (["--publish-only", "--no-publish"], "does not combine with --no-publish"),
+    (["--publish-only", "--no-notebooks"], "does not combine with --no-notebooks"),
+    (["--publish-only", "--device", "meta"], "meta"),
+    (["--publish-only", "--seeds", "-3"], "seeds"),
+    (["--publish-only", "--only", "gap_sweeep"], "unknown experiment"),
+    (["--publish-only", "--data-root", "no/such/dir"], "no/such/dir"),
+])
+def test_publish_only_validates_its_arguments_and_refuses_contradictions(world, runner_main, argv, msg):
+    runs, res = world
+    before = listing(runs), listing(res)
+    refused(*runner_main(argv), msg)
+    assert (listing(runs), listing(res)) == before
+    assert not (ROOT / "no").exists()
+
+
+def test_publish_only_refuses_an_empty_runs_folder(world, runner_main, tmp_path, monkeypatch):
+    runs, res = world
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "empty"))
+    before = listing(res)
+    refused(*runner_main(["--publish-only"]), "nothing to publish")
+    assert listing(res) == before and not (tmp_path / "empty").exists()
+
+
+def test_the_runs_folder_is_checked_before_training(world, runner_main, tmp_path, monkeypatch):
+    runs, res = world
+    before = listing(runs), listing(res)
+    f = tmp_path / "a-file"
+    f.write_text("x")
+    for bad in (f, f / "runs"):  # a file; a folder under a file
+        monkeypatch.setenv("DBOOST_RUNS", str(bad))
+        refused(*runner_main(["--profile", "smoke", "--no-notebooks"]), str(f))
+    # read-only: chmod where that binds (not root), else a probe write that fails like one
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setenv("DBOOST_RUNS", str(ro))
+    if os.geteuid() == 0:
+        def denied(*a, **k):
+            raise PermissionError(errno.EACCES, "Permission denied")
+        monkeypatch.setattr(results_mod.tempfile, "mkstemp", denied)
+    else:
+        ro.chmod(0o555)
+    try:
+        refused(*runner_main(["--profile", "smoke", "--no-notebooks"]), "not writable")
+    finally:
+        ro.chmod(0o755)
+    assert list(ro.iterdir()) == [] and (listing(runs), listing(res)) == before
+    # missing: fine (created at run start, not by a refused call)
+    monkeypatch.undo()
+    assert results_mod.check_runs_root(tmp_path / "new" / "runs") == tmp_path / "new" / "runs"
+    assert not (tmp_path / "new").exists()
+
+
+def test_a_full_disk_mid_run_is_one_line_and_leaves_no_partial_row(world, runner_main, monkeypatch):
+    """ENOSPC on the first write after training: exit 1, one line, rows so far intact."""
+    runs, res = world
+    shutil.rmtree(runs / "smoke")
+
+    def fake_train(model, train_set, **kw):
+        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False)
+    monkeypatch.setattr(experiments.units, "train", fake_train)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+    monkeypatch.setattr(results_mod, "atomic_write_bytes", full)
+    rc, err = runner_main(["--profile", "smoke", "--only", "architectures", "--no-notebooks"])
+    refused(rc, err, "No space left on device", "disk full", "rerun", code=1)
+    assert not list((runs / "smoke").rglob("*.json"))
+
+
+def test_float_labels_and_too_small_data_sets_are_refused_before_training(world, runner_main, tmp_path):
+    runs, res = world
+    before = listing(runs), listing(res)
+    floats = fake_npy(tmp_path / "floats", labels=np.arange(200) % 10 + 0.5)
+    rc, err = runner_main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks", "--data-root", str(floats)])
+    refused(rc, err, str(floats / "train_y.npy"), "float")
+    tiny = fake_npy(tmp_path / "tiny")
+    rc, err = runner_main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks", "--data-root", str(tiny)])
+    refused(rc, err, "50,000", "200 / 50", str(tiny))
+    assert (listing(runs), listing(res)) == before
+    assert not (runs / "cpu").exists()
+
+
+def test_a_missing_or_empty_data_root_is_named_and_never_created(world, runner_main, tmp_path, monkeypatch):
+    runs, res = world
+    before = listing(runs), listing(res)
+    monkeypatch.chdir(tmp_path)
+    rc, err = runner_main(["--profile", "cpu", "--only", "gap_sweep", "--no-notebooks", "--data-root", "no/such/dir"])
+    refused(rc, err, "no/such/dir", "does not exist")
+    assert not (tmp_path / "no").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    refused(*runner_main(["--profile", "cpu", "--no-notebooks", "--data-root", str(empty)]), str(empty), "no CIFAR-10")
+    assert list(empty.iterdir()) == [] and (listing(runs), listing(res)) == before
+
+
+def test_a_damaged_data_file_is_named_by_the_runner(world, runner_main, tmp_path):
+    runs, res = world
+    d = fake_npy(tmp_path / "npy")
+    (d / "test_y.npy").write_bytes(b"\x93NUMPY garbage")
+    before = listing(runs), listing(res)
+    refused(*runner_main(["--profile", "cpu", "--no-notebooks", "--data-root", str(d)]), str(d / "test_y.npy"))
+    assert (listing(runs), listing(res)) == before
+
+
+def test_published_notebooks_are_world_readable(world, monkeypatch):
+    runs, res = world
+    monkeypatch.setattr(runner, "_papermill", lambda *a, **k: None)  # no kernel for the summary here
+    old = os.umask(0o022)
+    try:
+        done = runner.publish()
+    finally:
+        os.umask(old)
+    assert done and all(stat.S_IMODE((res / f"{d.split(':')[0]}.ipynb").stat().st_mode) == 0o644 for d in done)

@@ -392,7 +392,7 @@ def test_predict_logits_restores_flag_after_error():
     assert m.training
 
 
-# ----------------------------------------------------------------------------- the compiled path (issue 21)
+# ----------------------------------------------------------------------------- the compiled path
 
 def _inductor_works() -> str | None:
     """None if torch.compile's default backend can build a kernel here, else the reason it cannot

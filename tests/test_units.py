@@ -1,10 +1,9 @@
-"""Units (one trained network per complete training configuration), the adaptive gap grid, the
-training-length study's validation and the logged-style margin (commit 135d927).
+"""Units (dboost.experiments.units): one trained network per complete training configuration, shared
+by every experiment that asks for it, keyed stably, resumed from the cache or the committed outputs.
 
 Everything runs the ``smoke`` profile (synthetic data, width 4) with tiny overrides, on one CPU
 thread, with ``DBOOST_RUNS`` in a temporary folder: nothing lands in ``runs/``.
 """
-import copy
 import json
 import math
 import shutil
@@ -13,16 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 
-from dboost import data as data_mod
 from dboost import experiments
-from dboost.loss import margins
-from dboost.probes import logged_style_mean_margin
-from dboost.models import build
 from dboost.results import Store
 from dboost.rules import next_gaps
-from dboost.augmentation import to_input
 from dboost.runtime import cpu_threads
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -68,7 +61,7 @@ def shared_runs(tmp_path_factory):
     return root, calls
 
 
-# ----------------------------------------------------------------------------- 1. shared units
+# ----------------------------------------------------------------------------- shared units
 
 @pytest.mark.slow
 def test_gap0_unit_is_shared_by_every_experiment(shared_runs):
@@ -160,7 +153,7 @@ def test_boosting_seeds_share_no_member():
     assert len(set(seeds)) == len(seeds)
 
 
-# ----------------------------------------------------------------------------- 2. keys
+# ----------------------------------------------------------------------------- keys
 
 def test_gap_spec_constant_tensor_is_keyed_as_its_float():
     for gaps in (torch.full((7,), 1.5), torch.full((7,), 1.5, dtype=torch.float64)):
@@ -180,12 +173,6 @@ def test_gap_spec_per_sample_tensor_is_keyed_by_its_bytes():
     other = gaps.clone()
     other[5] = torch.nextafter(other[5], torch.tensor(10.0))                  # one element, one ulp
     assert experiments._gap_spec(other)[1]["sha1"] != desc["sha1"]
-
-
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path / "runs"))
-    return tmp_path / "runs"
 
 
 def test_unit_key_is_stable_and_hashes_every_field(runs):
@@ -220,7 +207,7 @@ def test_unit_key_is_stable_and_hashes_every_field(runs):
     assert not runs.exists()
 
 
-# ----------------------------------------------------------------------------- 3. resume
+# ----------------------------------------------------------------------------- resume
 
 @pytest.fixture
 def boosting_copy(shared_runs, tmp_path, monkeypatch):
@@ -282,7 +269,7 @@ def test_a_run_in_rounds_resumes_a_chain_from_committed_outputs_training_nothing
     assert calls == [] and _untimed(new) == _untimed(old)
 
 
-# ----------------------------------------------------------------------------- 3b. a training run, twice
+# ----------------------------------------------------------------------------- a training run, twice
 
 def _faults():
     """benchmarks/faults.py (not a package): its row reader and whole-row check."""
@@ -355,188 +342,6 @@ def test_chain_resumes_from_committed_outputs_training_only_the_missing_member(b
     # the experiment row is the first run's, bit for bit (ensemble metrics included: boosting
     # computes them from the members' committed float16 test logits on the first run too)
     assert _untimed(new) == _untimed(old)
-
-
-# ----------------------------------------------------------------------------- 4. adaptive grid
-
-M0 = {0: 2.0, 1: 4.0}  # train mean margin of each seed's gap-0 net (powers of 2: gap / m0 is exact)
-
-
-def _fake_train_unit(acc_of_mult, calls):
-    def fake(cfg, *, seed, gap=0.0, **kw):
-        mult = float(gap) / M0[seed]
-        calls.append((seed, mult))
-        row = dict(unit=f"fake_s{seed}_x{mult:g}", seed=seed, gap=float(gap), train_mean_margin=M0[seed],
-                   test=dict(acc=acc_of_mult(mult)))
-        return row, None
-    return fake
-
-
-def _adaptive(runs, monkeypatch, acc_of_mult, **kw):
-    calls: list = []
-    monkeypatch.setattr(experiments.units, "train_unit", _fake_train_unit(acc_of_mult, calls))
-    # smoke's `seeds` (the grid's seed list) is already (0,); configure's own `seeds=` argument is
-    # not that setting: it would set all four seed lists, claim_seeds included.
-    cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, grid="adaptive",
-                                claim_seeds=(0, 1), **kw)
-    assert cfg.p["seeds"] == (0,) and cfg.p["claim_seeds"] == (0, 1)
-    experiments.run(cfg)
-    keys = {p.stem for p in (runs / "smoke/gap_sweep/rows").glob("*.json")}
-    assert not (runs / "smoke/units").exists()  # the fake trains nothing
-    assert len(calls) == len(set(calls)) == len(keys)  # each point fitted once
-    rows = _rows(runs, "gap_sweep")
-    for k, r in rows.items():  # every grid point's gap is its multiple of *its own seed's* m0
-        if "gapm0x" in k:
-            assert r["gap"] == r["gap_mult"] * M0[r["seed"]] and r["m0"] == M0[r["seed"]]
-    return keys
-
-
-def _pair(s):
-    return {f"sweep_seed{s}_gap0", f"sweep_seed{s}_gapm0"}
-
-
-def test_adaptive_grid_extends_while_the_top_is_best(runs, monkeypatch):
-    keys = _adaptive(runs, monkeypatch, lambda k: 0.5 + 0.01 * k, gap_mults=(0.5, 2.0), gap_mult_max=8.0)
-    s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.5", "2", "4", "8")}  # doubled to 8, not 16
-    s1 = _pair(1) | {"sweep_seed1_gapm0x4", "sweep_seed1_gapm0x8"}          # best (the top) and its one neighbour
-    assert keys == s0 | s1
-
-
-def test_adaptive_grid_interior_peak_is_not_extended(runs, monkeypatch):
-    keys = _adaptive(runs, monkeypatch, lambda k: 0.9 - 0.01 * abs(k - 2.0), gap_mults=(0.5, 2.0, 4.0),
-                     gap_mult_max=64.0)
-    s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.5", "2", "4")}
-    s1 = _pair(1) | {"sweep_seed1_gapm0x2", "sweep_seed1_gapm0x4"}  # 1 (= the pair's m0), 2 and 4
-    assert keys == s0 | s1
-
-
-@pytest.mark.parametrize("peak,extra", [(0.0, {"sweep_seed1_gapm0x0.25"}),
-                                        (0.25, {"sweep_seed1_gapm0x0.25", "sweep_seed1_gapm0x0.5"})],
-                         ids=["peak_at_gap0", "peak_at_first_multiple"])
-def test_adaptive_grid_peak_at_the_low_end(runs, monkeypatch, peak, extra):
-    # the interp profile's grid; gap 0 is the grid's first point, its only neighbour is 0.25
-    keys = _adaptive(runs, monkeypatch, lambda k: 0.9 - 0.01 * abs(k - peak), gap_mults=(0.25, 0.5, 2.0, 4.0),
-                     gap_mult_max=64.0)
-    s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.25", "0.5", "2", "4")}
-    assert keys == s0 | _pair(1) | extra
-
-
-def test_adaptive_grid_without_gap_mults_is_refused_before_compute(runs):
-    with pytest.raises(ValueError):
-        experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, grid="adaptive",
-                              gap_mults=None, gap_abs=(1.0, 10.0))
-    assert not runs.exists()
-
-
-# ----------------------------------------------------------------------------- 5. logged-style margin
-
-class FixedLogits(nn.Module):
-    """Returns a fixed logit row per training image (found by nearest neighbour), in any mode."""
-
-    def __init__(self, x: torch.Tensor, logits: torch.Tensor):
-        super().__init__()
-        self.register_buffer("keys", to_input(x).flatten(1))
-        self.register_buffer("table", logits)
-        self.dummy = nn.Parameter(torch.zeros(()))
-
-    def forward(self, inp):
-        idx = torch.cdist(inp.flatten(1).float(), self.keys).argmin(1)
-        return self.table[idx] + 0 * self.dummy
-
-
-def test_logged_style_margin_masks_the_true_class_with_minus_one():
-    logits = torch.tensor([[5.0, -3.0, -2.0, -4.0],    # y=0, all wrong < -1: logged 5+1=6, true 7
-                           [0.5, 2.0, 3.0, -1.0],      # y=2: a wrong logit > -1, logged = true = 1
-                           [4.0, 1.0, -5.0, -6.0],     # y=1, misclassified: -3 both ways
-                           [-2.0, -5.0, -6.0, -7.0]])  # y=0, correct (true margin 3), logged -2+1 = -1
-    y = torch.tensor([0, 2, 1, 0])
-    x = torch.randint(0, 256, (4, 3, 8, 8), generator=torch.Generator().manual_seed(0), dtype=torch.uint8)
-    split = data_mod.Split(x, y, num_classes=4)
-    model = FixedLogits(x, logits)
-    logged_ref = (6.0 + 1.0 - 3.0 - 1.0) / 4
-    true_ref = (7.0 + 1.0 - 3.0 + 3.0) / 4
-    for bs in (1, 3, 4):
-        got = logged_style_mean_margin(model, split, batch_size=bs, crop_pad=0, flip=False)
-        assert got == pytest.approx(logged_ref, abs=1e-12)
-    assert float(margins(logits, y).double().mean()) == pytest.approx(true_ref)
-    assert logged_ref < true_ref
-
-
-def test_logged_style_margin_leaves_the_model_untouched():
-    torch.manual_seed(0)
-    model = build("resnet9", num_classes=10, width=4)
-    tr, _ = data_mod.synthetic(40, 0, seed=0)
-    model.train()
-    model(to_input(tr.x[:20]))  # non-default running statistics
-    for mode in (True, False):
-        model.train(mode)
-        before = copy.deepcopy(model.state_dict())
-        flags = [m.training for m in model.modules()]
-        v = logged_style_mean_margin(model, tr, batch_size=16, crop_pad=4, flip=True, seed=3)
-        assert isinstance(v, float) and v == v
-        after = model.state_dict()
-        assert before.keys() == after.keys()
-        assert all(torch.equal(before[k], after[k]) for k in before)  # incl. BN running stats and counters
-        assert [m.training for m in model.modules()] == flags
-    # it measures in train mode (batch statistics, head dropout on): reference on a copy, no
-    # augmentation, the dropout masks drawn after manual_seed(seed) (the function seeds a forked
-    # global generator with its `seed`, so its value does not depend on the caller's RNG state)
-    net = copy.deepcopy(model).train()
-    torch.manual_seed(0)
-    with torch.no_grad():
-        lg = torch.cat([net(to_input(tr.x[i:i + 16])) for i in range(0, 40, 16)])
-    ref = float((lg.gather(1, tr.y[:, None]).squeeze(1) - lg.scatter(1, tr.y[:, None], -1.0).amax(1)).double().mean())
-    torch.manual_seed(7)
-    state = torch.get_rng_state()
-    got = logged_style_mean_margin(model, tr, batch_size=16, crop_pad=0, flip=False, seed=0)
-    assert got == pytest.approx(ref, abs=1e-5)
-    assert torch.equal(torch.get_rng_state(), state)  # the caller's random stream is left alone
-    with torch.no_grad():  # and train mode matters here: the eval-mode value is another number
-        ev = model.eval()(to_input(tr.x))
-    ev_ref = float((ev.gather(1, tr.y[:, None]).squeeze(1) - ev.scatter(1, tr.y[:, None], -1.0).amax(1)).double().mean())
-    assert abs(got - ev_ref) > 1e-3
-
-
-# ----------------------------------------------------------------------------- 6. validation before writes
-
-@pytest.mark.parametrize("experiment,profile,kw,msg", [
-    ("training_length", "cpu", {}, "not part of profile"),
-    ("training_length", "smoke", dict(lengths=()), "lengths"),
-    ("training_length", "smoke", dict(lengths=None), "lengths"),
-    ("training_length", "smoke", dict(lengths=(2, 1.5)), "lengths"),
-    ("training_length", "smoke", dict(lengths=(2, 0)), "lengths"),
-    ("training_length", "smoke", dict(length_heads=("freeze_last x10", "freeze_last x3")), "length_heads"),
-    # 200 samples in batches of 50: 4 steps per epoch, so 1 epoch is too few (8 are fine)
-    ("training_length", "smoke", dict(n_train=200, lengths=(8, 1)), "too few"),
-    ("gap_sweep", "smoke", dict(n_train=200, epochs=1), "too few"),
-    ("gap_sweep", "smoke", dict(grid="coarse"), "grid"),
-    ("gap_sweep", "smoke", dict(precision="fp16"), "precision"),
-    ("gap_sweep", "smoke", dict(split="test"), "split"),
-    ("gap_sweep", "smoke", dict(compile="fastest"), "compile must be"),
-])
-def test_configure_refuses_before_any_write(runs, experiment, profile, kw, msg):
-    with pytest.raises(ValueError, match=msg):
-        experiments.configure(experiment, profile, device="cpu", progress=False, **kw)
-    assert not runs.exists()
-
-
-def test_configure_accepts_the_training_length_study(runs):
-    cfg = experiments.configure("training_length", "smoke", device="cpu", progress=False, n_train=200, lengths=(8, 2))
-    assert cfg.p["lengths"] == (8, 2) and not runs.exists()
-
-
-# ----------------------------------------------------------------------------- results.Store.find
-
-def test_store_find_returns_the_first_matching_row(tmp_path):
-    st = Store("smoke", "units", tmp_path)
-    assert st.find(seed=0) is None  # no rows folder yet
-    st.put("b", dict(seed=0, gap=1.0, head=dict(head="freeze_last")))
-    st.put("a", dict(seed=1, gap=1.0))
-    st.put("c", dict(seed=0, gap=2.0))
-    assert st.find(gap=1.0)["key"] == "a"  # rows in key order
-    assert st.find(seed=0)["key"] == "b" and st.find(seed=0, gap=2.0)["key"] == "c"
-    assert st.find(head=dict(head="freeze_last"))["key"] == "b"  # whole-value equality
-    assert st.find(seed=0, gap=3.0) is None and st.find(missing=None)["key"] == "a"  # absent field == None
 
 
 @pytest.mark.slow  # trains networks (the shared smoke runs / a compiled model)

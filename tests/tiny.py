@@ -1,4 +1,5 @@
-"""Tiny models and images that the training, augmentation and boosting tests share."""
+"""Tiny models, images and data folders that the training, augmentation, boosting, data and runner tests share."""
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -37,3 +38,14 @@ def tiny_linear(seed=0, c=10):
     """A linear classifier of 32x32 RGB images: the smallest model the metrics take."""
     torch.manual_seed(seed)
     return nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, c))
+
+
+def fake_npy(d, n_train=200, n_test=50, labels=None):
+    """A CIFAR-10 folder in the .npy layout (random uint8 images) at ``d``; ``labels`` the train labels."""
+    d.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    np.save(d / "train_x_00.npy", rng.integers(0, 256, (n_train, 32, 32, 3), dtype=np.uint8))
+    np.save(d / "train_y.npy", rng.integers(0, 10, n_train) if labels is None else labels)
+    np.save(d / "test_x.npy", rng.integers(0, 256, (n_test, 32, 32, 3), dtype=np.uint8))
+    np.save(d / "test_y.npy", rng.integers(0, 10, n_test))
+    return d
