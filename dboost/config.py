@@ -154,6 +154,8 @@ def resolve(profile: str | Profile, overrides: dict | None = None, seeds=None) -
     return p
 
 
+_ALL_BUT_DATA_SIZE = tuple(e for e in EXPERIMENTS if e != "data_size")
+
 _SETTINGS: dict[str, dict] = {
     "smoke": dict(dataset="synthetic", n_train=500, n_test=250, arch="resnet9", width=4, recipe="fast", epochs=2,
                   batch_size=50, seeds=(0,), claim_seeds=(0,), arch_seeds=(0,), boost_seeds=(0,),
@@ -203,7 +205,8 @@ _SETTINGS: dict[str, dict] = {
                 gap_mults=(0.25, 0.5, 1.0, 2.0, 4.0), grid="adaptive",
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64,
                 members=5, rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=500, lengths=(5, 10, 20, 40),
-                experiments=EXPERIMENTS,
+                # no data_size: its sizes are the interp regime's (width 16), run there (`--set sizes=...`)
+                experiments=_ALL_BUT_DATA_SIZE,
                 description="full CIFAR-10, width 64, fast recipe (10 epochs), made for one GPU"),
     # full: the poster's scale AND regime -- full CIFAR-10, width 64, every gap-0 net fitting its
     # training set (issue 21).  epochs=40 is PROVISIONAL: the length is the shortest one at which
@@ -226,7 +229,7 @@ _SETTINGS: dict[str, dict] = {
                   gap_abs=tuple(float(g) for g in np.geomspace(0.1, 250, 20)), heads=HEADS_FULL,
                   archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=64, members=15,
                   rules=_BOOST_RULES + _BOOST_EXTRA, min_width_n=1000, lengths=(10, 25, 50, 100),
-                  experiments=EXPERIMENTS,
+                  experiments=_ALL_BUT_DATA_SIZE,
                   description="the authors' recipe at full scale (50 epochs, 20 gaps, 15 members)"),
 }
 # The authors' own protocol: their code trains on the first 45k training images and reports "test"

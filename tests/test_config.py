@@ -73,3 +73,15 @@ def test_the_table_follows_the_profiles(monkeypatch):
     assert rows["gaps (besides 0)"][i].strip() == "0.5, 2 × m0 and m0; top doubled while best (adaptive)"
     with pytest.raises(ValueError, match="markers once each"):
         config.setup_page_with_table("no table here")
+
+
+@pytest.mark.parametrize("profile", sorted(PROFILES))
+def test_every_experiment_of_every_profile_accepts_its_settings(profile):
+    """`dboost run --profile P` runs every experiment P lists: each one's own check of the settings
+    (e.g. data_size's sizes) must pass, or the one-command rerun stops before training anything."""
+    from dboost import registry
+    p = PROFILES[profile]
+    for e in p.experiments:
+        exp = registry.get(e).load()
+        if hasattr(exp, "check"):
+            exp.check(p, profile)
