@@ -173,3 +173,29 @@ def test_claim2_optimum_from_the_rows(repo_runs):
         assert o["best"] == list(best)
         if (best > 0).all() and len(best) >= 2:
             assert o["centre"] == pytest.approx(2 ** np.log2(best).mean())
+
+
+def test_the_answer_names_every_regime_of_a_claim_it_calls_supported_or_contradicted(repo_runs):
+    """A verdict in one regime must not read as the answer for all: the answer box lists, for each
+    supported or contradicted claim, the verdicts of the other regimes that ran it."""
+    from dboost.analysis import verdicts
+    h = verdicts.headline()
+    text = verdicts.answer()
+    tags = {c.id: c.tag for c in verdicts.CLAIMS}
+
+    def parenthesis(after: str) -> str:  # the text inside the balanced (...) that follows `after`
+        i = text.index(after) + len(after)
+        depth = 0
+        for j in range(i, len(text)):
+            depth += {"(": 1, ")": -1}.get(text[j], 0)
+            if depth == 0:
+                return text[i + 1:j]
+        raise AssertionError(f"unbalanced parenthesis after {after!r}")
+
+    checked = 0
+    for cid, g in h[h["verdict"].isin(["supported", "contradicted"])].groupby("claim"):
+        part = parenthesis(f"{tags[cid]} ")
+        for prof in h[h["claim"] == cid]["profile"]:
+            assert prof in part, (cid, prof, part)
+            checked += 1
+    assert checked  # the committed rows have supported and contradicted claims

@@ -249,10 +249,16 @@ def answer() -> str:
             return f"{r['profile']}: best gap {r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}], n={r['n']}"
         return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, n={r['n']}"
 
+    def elsewhere(cid: str, verdict: str) -> str:
+        """The claim's verdicts in the other regimes, so a verdict in one is never read as the answer for all."""
+        o = h[(h["claim"] == cid) & (h["verdict"] != verdict)]
+        by_v = {v: list(g["profile"]) for v, g in o.groupby("verdict", sort=False)}
+        return "".join(f"; {v} at {' and '.join(ps)}" for v, ps in by_v.items())
+
     def listing(verdict: str) -> list[str]:
         parts = []
         for cid, g in h[h["verdict"] == verdict].groupby("claim", sort=False):
-            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) for _, r in g.iterrows())})")
+            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) for _, r in g.iterrows())}{elsewhere(cid, verdict)})")
         return parts
 
     sup, con = listing("supported"), listing("contradicted")
