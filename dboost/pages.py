@@ -20,7 +20,7 @@ import pandas as pd
 from . import registry
 from .analysis.rows import rows as _rows
 from .config import PROFILES, Profile
-from .render.provenance import provenance, smoke_warning
+from .render.provenance import provenance, rerun_command, smoke_warning
 
 
 @dataclass(frozen=True)
@@ -35,7 +35,7 @@ class Page:
         return self.rows.empty
 
     def rerun_command(self) -> str:
-        return f"dboost run --profile {self.profile} --only {self.experiment}"
+        return rerun_command(self.profile, self.experiment)
 
     def planned_seeds(self) -> list[int]:
         """The seeds the profile plans for this experiment (the settings named in its registration)."""

@@ -72,6 +72,11 @@ def duration(seconds: float) -> str:
     return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min" if s >= 60 else f"{s:.0f} s"
 
 
+def rerun_command(profile: str, experiment: str) -> str:
+    """The command that trains what ``experiment`` at ``profile`` lacks and re-renders its page."""
+    return f"dboost run --profile {profile} --only {experiment}"
+
+
 def rerun_cost(profile: str, experiment: str) -> dict:
     """What the stored rows of ``experiment`` at ``profile`` cost to train: the number of trained
     networks (a network several rows share -- a boosting member in every larger ensemble, the
@@ -88,7 +93,7 @@ def rerun_cost(profile: str, experiment: str) -> dict:
         hw = (f"CPU ({t} thread{'s' * (t != 1)})" if env.get("device") == "cpu"
               else f"{env.get('hardware', '?')} ({env.get('device', '?')})")
         nets[r.get("member_unit") or r.get("unit") or r["key"]] = (float(wall), hw)
-    return dict(profile=profile, experiment=experiment, command=f"dboost run --profile {profile} --only {experiment}",
+    return dict(profile=profile, experiment=experiment, command=rerun_command(profile, experiment),
                 networks=len(nets), seconds=sum(w for w, _ in nets.values()),
                 hardware=" and ".join(sorted({h for _, h in nets.values()})))
 
