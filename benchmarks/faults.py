@@ -41,7 +41,7 @@ from dboost.results import Store  # noqa: E402
 COMMIT = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT).stdout.strip() \
     or "unknown"
 VOLATILE = {"finished_at", "unit_finished_at", "train_wall_time_s", "eval_wall_time_s", "images_per_s",
-            "member_wall_time_s", "env"}
+            "member_wall_time_s", "env", "train_segments"}
 
 
 def command(a) -> list[str]:

@@ -265,6 +265,7 @@ class Store:
         self.dir = Path(root or runs_root()) / profile / experiment
         self.rows_dir = self.dir / "rows"
         self.cache_dir = self.dir / "cache"
+        self.checkpoints_dir = self.dir / "checkpoints"  # not committed: a training in flight (dboost.train)
         self.outputs_dir = self.dir / "outputs"  # committed: test logits + train margins (save_outputs)
 
     # rows ---------------------------------------------------------------------------
@@ -335,6 +336,15 @@ class Store:
             if all(r.get(k) == v for k, v in match.items()):
                 return r
         return None
+
+    # training checkpoints --------------------------------------------------------------
+    def checkpoint_path(self, key: str) -> Path:
+        """Where the training of unit ``key`` saves its state while in flight (resumed from after a kill)."""
+        return self.checkpoints_dir / f"{key}.pt"
+
+    def drop_checkpoint(self, key: str) -> None:
+        """Once the unit is stored its training state is no longer needed."""
+        self.checkpoint_path(key).unlink(missing_ok=True)
 
     # per-member tensors ---------------------------------------------------------------
     def save_tensors(self, key: str, **tensors) -> None:

@@ -204,6 +204,12 @@ class _MemoryStore:
     def load_outputs(self, key):
         return None
 
+    def checkpoint_path(self, key):
+        return None  # nothing in memory survives a kill: train without a checkpoint
+
+    def drop_checkpoint(self, key):
+        pass
+
 
 class _OverlayStore(_MemoryStore):
     """A :class:`_MemoryStore` over a real store: reads fall through to ``base`` (what is already in

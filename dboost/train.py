@@ -17,11 +17,21 @@ The hot loop (airbench-style):
   * CUDA: channels_last + bf16 autocast (loss in float32); CPU: channels_last, float32 (bf16
     autocast opt-in with ``precision="bf16"``);
   * opt-in ``compile=``: the model's forward and backward through ``torch.compile`` (see
-    :data:`dboost.runtime.COMPILE_MODES`), off by default on every device.
+    :data:`dboost.runtime.COMPILE_MODES`), off by default on every device;
+  * opt-in ``checkpoint=``: the whole loop state (weights, optimiser, schedule, both random
+    generators, the record so far) is saved atomically at epoch ends, at most every
+    ``checkpoint_every_s`` seconds, and a later call with the same path resumes from it -- on the
+    same machine and thread count, bit for bit as if it had never stopped (tests/test_train.py).
+    Why: a unit of the ``interp`` profile is 35-50 min on a 2-core CPU without native bf16, and a
+    session that ends hard (or ``kill -9``) used to lose the unit in flight.
 """
 from __future__ import annotations
 
+import hashlib
+import io
+import os
 import time
+from pathlib import Path
 
 import torch
 import torch.nn as nn
@@ -57,12 +67,50 @@ def predict_logits(model: nn.Module, x, batch_size: int = 1000, device=None) -> 
     return torch.cat(out) if out else torch.empty(0)
 
 
+# ----------------------------------------------------------------------------- resumable state
+
+def _fingerprint(hp: dict, n: int, bs: int, total: int, amp: bool, seed: int, gaps, model: nn.Module) -> str:
+    """What a checkpoint must match to be resumed: the recipe, the data size, the schedule, the
+    seed, the gaps and the parameter shapes (a checkpoint of another training is refused, not mixed in)."""
+    h = hashlib.sha1(repr((sorted(hp.items()), n, bs, total, amp, seed,
+                           [(k, tuple(v.shape)) for k, v in model.state_dict().items()])).encode())
+    if isinstance(gaps, torch.Tensor):
+        h.update(gaps.detach().cpu().to(torch.float32).contiguous().numpy().tobytes())
+    else:
+        h.update(repr(float(gaps)).encode())
+    return h.hexdigest()
+
+
+def _save_checkpoint(path: Path, state: dict) -> None:
+    """Atomically (a crash leaves the previous checkpoint whole): loaded with weights_only=True."""
+    from .results import atomic_write_bytes
+    buf = io.BytesIO()
+    torch.save(state, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def _load_checkpoint(path: Path, fingerprint: str) -> dict | None:
+    if not path.exists():
+        return None
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    if state.get("fingerprint") != fingerprint:
+        raise ValueError(f"checkpoint {path} belongs to another training (different recipe, data, seed, gaps or "
+                         "model); delete it to start this one afresh")
+    return state
+
+
+def _cpu_name() -> str:
+    from .results import environment
+    e = environment("cpu")
+    return f"{e['hardware']}, {e['cpu_threads']} thread(s)"
+
+
 # ----------------------------------------------------------------------------- training
 
 def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors", epochs: int | None = None,
           batch_size: int | None = None, gaps=None, device=None, seed: int = 0, progress: bool = True,
           compile: bool | str | None = False, precision: str | None = None, eval_set: Split | None = None,
-          **overrides) -> dict:
+          checkpoint: str | os.PathLike | None = None, checkpoint_every_s: float = 120.0, **overrides) -> dict:
     """Train ``model`` in place on ``train_set`` with the (possibly per-sample) discounted loss.
 
     gaps: None/float (one gap for all) or a (N,) tensor aligned with ``train_set``.
@@ -75,7 +123,12 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
     device; the same training up to floating-point reassociation (tests/test_train.py holds a
     tiny model's compiled losses to the eager ones), and the first call in a process pays the
     compilation (tens of seconds), which ``wall_time_s`` includes.
-    Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device, compile mode.
+    checkpoint: a file to save the loop's state to (at epoch ends, at most every
+    ``checkpoint_every_s`` s, and after the last epoch) and to resume from if it exists; the
+    caller deletes it once the result is stored.  A resumed record lists its ``segments`` (epochs,
+    wall time and machine of each run) and ``wall_time_s`` is their sum.
+    Returns a record: recipe, epochs, batch size, steps, per-epoch mean loss, wall time, device,
+    compile mode, segments.
     """
     mode = check_compile(compile)
     hp = resolve_recipe(recipe, epochs=epochs, batch_size=batch_size, **overrides)
@@ -125,15 +178,40 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
 
     record = dict(recipe=hp["name"], hp={k: v for k, v in hp.items() if k != "name"}, epochs=hp["epochs"],
                   precision="bf16" if amp else "fp32", batch_size=bs, steps=total, n_train=n, device=str(dev), compile=mode,
-                  losses=[], eval_acc=[])
+                  losses=[], eval_acc=[], segments=[])
+    ckpt = Path(checkpoint) if checkpoint is not None else None
+    fp = _fingerprint(hp, n, bs, total, amp, seed, g, model) if ckpt is not None else None
+    start = 0
+    resumed = _load_checkpoint(ckpt, fp) if ckpt is not None else None
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        opt.load_state_dict(resumed["optimizer"])
+        sched.load_state_dict(resumed["scheduler"])
+        gen.set_state(resumed["generator"])
+        torch.set_rng_state(resumed["torch_rng"])
+        start = int(resumed["epoch"])
+        record.update(losses=list(resumed["losses"]), eval_acc=list(resumed["eval_acc"]),
+                      segments=list(resumed["segments"]))
+    here = dict(machine=str(dev) if dev.type == "cuda" else _cpu_name(), from_epoch=start, to_epoch=start, wall_s=0.0)
+    if start < hp["epochs"]:  # a checkpoint of the finished loop adds no segment
+        record["segments"].append(here)
+
+    def save(epoch: int) -> None:
+        here.update(to_epoch=epoch, wall_s=time.perf_counter() - t0)
+        _save_checkpoint(ckpt, dict(fingerprint=fp, epoch=epoch, model=model.state_dict(), optimizer=opt.state_dict(),
+                                    scheduler=sched.state_dict(), generator=gen.get_state(),
+                                    torch_rng=torch.get_rng_state(), losses=record["losses"],
+                                    eval_acc=record["eval_acc"], segments=record["segments"]))
+
     bar = None
     if progress:
         from tqdm.auto import tqdm
-        bar = tqdm(total=hp["epochs"], desc=f"train {getattr(model, 'config', {}).get('arch', '')}", leave=False)
+        bar = tqdm(total=hp["epochs"], initial=start, desc=f"train {getattr(model, 'config', {}).get('arch', '')}",
+                   leave=False)
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for epoch in range(hp["epochs"]):
+    t0 = last_save = time.perf_counter()
+    for epoch in range(start, hp["epochs"]):
         perm = torch.randperm(n, device=dev, generator=gen)
         loss_sum = torch.zeros((), device=dev)
         for s in range(steps_per_epoch):
@@ -159,9 +237,15 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
         if bar is not None:
             bar.update(1)
             bar.set_postfix(loss=f"{record['losses'][-1]:.4f}")
+        if ckpt is not None and epoch + 1 < hp["epochs"] and time.perf_counter() - last_save >= checkpoint_every_s:
+            save(epoch + 1)
+            last_save = time.perf_counter()
     if dev.type == "cuda":
         torch.cuda.synchronize()
-    record["wall_time_s"] = time.perf_counter() - t0
+    here.update(to_epoch=hp["epochs"], wall_s=time.perf_counter() - t0)
+    if ckpt is not None and start < hp["epochs"]:
+        save(hp["epochs"])  # a crash while measuring the result resumes here, not from the last periodic save
+    record["wall_time_s"] = sum(seg["wall_s"] for seg in record["segments"])
     record["images_per_s"] = total * bs / max(record["wall_time_s"], 1e-9)
     if bar is not None:
         bar.close()

@@ -293,7 +293,8 @@ def test_a_full_disk_mid_run_is_one_line_and_leaves_no_partial_row(world, runner
     shutil.rmtree(runs / "smoke")
 
     def fake_train(model, train_set, **kw):
-        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False)
+        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False,
+                    segments=[])
     monkeypatch.setattr(experiments.units, "train", fake_train)
 
     def full(*a, **k):

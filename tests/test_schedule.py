@@ -21,7 +21,8 @@ def trained(runs, monkeypatch, one_thread):
 
     def fake_train(model, train_set, *, seed, gaps, **kw):
         calls.append((seed, float(gaps)))
-        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False)
+        return dict(wall_time_s=0.0, losses=[1.0], images_per_s=0.0, steps=1, precision="fp32", compile=False,
+                    segments=[])
     monkeypatch.setattr(experiments.units, "train", fake_train)
     return calls
 

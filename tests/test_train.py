@@ -223,6 +223,88 @@ def test_train_seed_drives_shuffle_and_augmentation(syn, monkeypatch):
     assert not torch.equal(weights["a"], weights["c"])
 
 
+class _Killed(Exception):
+    """Stands for kill -9 right after a checkpoint reached the disk."""
+
+
+def _kill_after_saves(monkeypatch, n_saves):
+    orig, calls = dboost.train._save_checkpoint, []
+
+    def save_then_die(path, state):
+        orig(path, state)
+        calls.append(state["epoch"])
+        if len(calls) == n_saves:
+            raise _Killed
+    monkeypatch.setattr(dboost.train, "_save_checkpoint", save_then_die)
+    return calls
+
+
+@pytest.mark.parametrize("kill_at", [1, 3])
+def test_resumed_training_is_bit_identical_to_an_uninterrupted_one(syn, monkeypatch, tmp_path, kill_at):
+    """Killed after the checkpoint of epoch ``kill_at`` (dropout, per-sample gaps and augmentation
+    all draw random numbers), then resumed by a fresh process-like call: the same weights, BN
+    statistics and per-epoch losses as one training that never stopped."""
+    tr, _ = syn
+    kw = dict(epochs=4, seed=3, gaps=torch.linspace(0, 4, len(tr)), **FAST)
+    whole = tiny_conv(0, dropout=0.2)
+    rec_whole = train(whole, tr, **kw)
+
+    ckpt = tmp_path / "checkpoints" / "u.pt"
+    calls = _kill_after_saves(monkeypatch, kill_at)
+    with pytest.raises(_Killed):
+        train(tiny_conv(0, dropout=0.2), tr, checkpoint=ckpt, checkpoint_every_s=0.0, **kw)
+    assert calls == list(range(1, kill_at + 1)) and ckpt.exists()
+    monkeypatch.undo()
+    torch.manual_seed(12345)  # a new process: the global generator is elsewhere
+    resumed = tiny_conv(7, dropout=0.2)  # other initial weights: all of them must come from the checkpoint
+    rec = train(resumed, tr, checkpoint=ckpt, checkpoint_every_s=0.0, **kw)
+
+    assert rec["losses"] == rec_whole["losses"]
+    sw, sr = whole.state_dict(), resumed.state_dict()
+    assert sw.keys() == sr.keys() and all(torch.equal(sw[k], sr[k]) for k in sw)
+    assert [(s["from_epoch"], s["to_epoch"]) for s in rec["segments"]] == [(0, kill_at), (kill_at, 4)]
+    assert rec["wall_time_s"] == pytest.approx(sum(s["wall_s"] for s in rec["segments"]))
+    assert all("thread" in s["machine"] for s in rec["segments"])
+    assert [(s["from_epoch"], s["to_epoch"]) for s in rec_whole["segments"]] == [(0, 4)]
+
+
+def test_checkpoint_of_a_finished_loop_returns_its_result_without_training(syn, tmp_path, monkeypatch):
+    """A kill between the end of the loop and the stored result costs no epoch: the final state is saved."""
+    tr, _ = syn
+    ckpt = tmp_path / "u.pt"
+    first = tiny_conv(0)
+    rec1 = train(first, tr, epochs=2, seed=0, checkpoint=ckpt, checkpoint_every_s=1e9, **FAST)
+    assert ckpt.exists()  # saved once, after the last epoch (the periodic save never came due)
+    monkeypatch.setattr(dboost.train, "augment", lambda *a, **k: pytest.fail("trained again"))
+    again = tiny_conv(5)
+    rec2 = train(again, tr, epochs=2, seed=0, checkpoint=ckpt, **FAST)
+    assert rec2["losses"] == rec1["losses"] and rec2["segments"] == rec1["segments"]
+    assert all(torch.equal(a, b) for a, b in zip(first.state_dict().values(), again.state_dict().values()))
+
+
+@pytest.mark.parametrize("change", [dict(seed=1), dict(epochs=3), dict(gaps=1.0), dict(lr=1e-2)])
+def test_checkpoint_of_another_training_is_refused_before_compute(syn, tmp_path, monkeypatch, change):
+    tr, _ = syn
+    ckpt = tmp_path / "u.pt"
+    base = dict(epochs=2, seed=0, gaps=0.0, **FAST)
+    train(tiny_conv(0), tr, checkpoint=ckpt, **base)
+    monkeypatch.setattr(dboost.train, "augment", lambda *a, **k: pytest.fail("trained before refusing"))
+    with pytest.raises(ValueError, match="belongs to another training"):
+        train(tiny_conv(0), tr, checkpoint=ckpt, **{**base, **change})
+
+
+def test_unit_checkpoint_is_dropped_once_the_unit_is_stored(tmp_path):
+    from dboost.results import Store
+    units = Store("p", "units", root=tmp_path)
+    path = units.checkpoint_path("uabc")
+    assert path.parent == tmp_path / "p" / "units" / "checkpoints"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"x")
+    units.drop_checkpoint("uabc")
+    assert not path.exists()
+    units.drop_checkpoint("uabc")  # already gone: no error
+
+
 def test_train_record(syn):
     tr, te = syn
     rec = train(tiny_conv(), tr, epochs=2, seed=0, eval_set=te, **FAST)
@@ -233,6 +315,7 @@ def test_train_record(syn):
     assert all(0.0 <= a <= 1.0 for a in rec["eval_acc"])
     assert rec["wall_time_s"] > 0
     assert rec["precision"] == "fp32"  # the CPU default
+    assert [(seg["from_epoch"], seg["to_epoch"]) for seg in rec["segments"]] == [(0, 2)]
 
 
 def test_bf16_on_cpu_is_opt_in_and_close_to_fp32(syn):

@@ -303,7 +303,7 @@ def test_a_training_run_writes_valid_rows_and_a_second_run_is_bit_identical(shar
 
 
 _TIMING = ("finished_at", "unit_finished_at", "train_wall_time_s", "eval_wall_time_s", "images_per_s",
-           "member_wall_time_s", "worker_host", "env")
+           "member_wall_time_s", "worker_host", "env", "train_segments")
 
 
 def _untimed(row: dict) -> dict:
@@ -374,3 +374,49 @@ def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
         torch.set_num_threads(threads)
     assert seen == ["default"] and row["compile"] == "default"
     assert math.isfinite(row["train_loss_last"])
+
+
+# ----------------------------------------------------------------------------- a kill mid-unit
+
+def test_a_unit_killed_mid_training_resumes_from_its_checkpoint_to_the_same_row(runs, monkeypatch, tmp_path):
+    """kill -9 halfway through a unit's training (after its first periodic checkpoint): the rerun
+    trains only the remaining epochs, and the unit's row -- train accuracy, margins, every test
+    metric -- equals that of the unit trained without a stop, in another runs folder.  Once the unit
+    is stored its checkpoint is gone (it is a file of a training in flight, never committed)."""
+    import dboost.train
+
+    class Killed(Exception):
+        pass
+
+    small = dict(SMALL, epochs=4)
+
+    def unit(root):
+        monkeypatch.setenv("DBOOST_RUNS", str(root))
+        cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, **small)
+        return cfg, experiments.unit_spec(cfg, seed=0, gap=1.0)
+
+    real_train, real_save = dboost.train.train, dboost.train._save_checkpoint
+    every_epoch = lambda *a, **kw: real_train(*a, **{**kw, "checkpoint_every_s": 0.0})  # noqa: E731
+    monkeypatch.setattr(experiments.units, "train", every_epoch)
+    with cpu_threads(1):
+        cfg, spec = unit(tmp_path / "whole")
+        whole, _ = experiments.obtain_unit(cfg, spec, None)
+
+        def die_at_epoch_2(path, state):
+            real_save(path, state)
+            if state["epoch"] == 2:
+                raise Killed
+        cfg, spec = unit(runs)
+        monkeypatch.setattr(dboost.train, "_save_checkpoint", die_at_epoch_2)
+        with pytest.raises(Killed):
+            experiments.obtain_unit(cfg, spec, None)
+        assert cfg.units.checkpoint_path(spec.key).exists() and cfg.units.get(spec.key) is None
+        monkeypatch.setattr(dboost.train, "_save_checkpoint", real_save)
+        row, _ = experiments.obtain_unit(cfg, spec, None)
+
+    assert [(s["from_epoch"], s["to_epoch"]) for s in row["train_segments"]] == [(0, 2), (2, 4)]
+    assert [(s["from_epoch"], s["to_epoch"]) for s in whole["train_segments"]] == [(0, 4)]
+    for k in ("train_acc", "train_margin", "train_mean_margin", "test", "test_cal", "train_loss_last"):
+        assert row[k] == whole[k], k
+    assert not cfg.units.checkpoint_path(spec.key).exists()
+    assert not list(cfg.units.checkpoints_dir.glob("*"))

@@ -150,8 +150,10 @@ def store_unit(units: Store, row: dict, out: dict) -> dict:
     units.save_outputs(row["unit"], out["test_logits"], out["train_margins"])
     old = units.get(row["unit"])
     if old is not None:
+        units.drop_checkpoint(row["unit"])
         return old
     units.put(row["unit"], row)
+    units.drop_checkpoint(row["unit"])
     return units.get(row["unit"])
 
 
@@ -164,7 +166,7 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
     model = build(ucfg["arch"], num_classes=cfg.test_set.num_classes, width=ucfg["width"], **ucfg["head"])
     rec = train(model, train_set, recipe=p["recipe"], epochs=ucfg["epochs"], batch_size=p["batch_size"],
                 gaps=spec.gaps, device=cfg.device, seed=seed, progress=cfg.progress, precision=ucfg["precision"],
-                compile=p["compile"], **spec.train_kw)
+                compile=p["compile"], checkpoint=cfg.units.checkpoint_path(spec.key), **spec.train_kw)
     t_eval = time.perf_counter()
     tr_logits = predict_logits(model, train_set, device=cfg.device)
     te_logits = predict_logits(model, cfg.test_set, device=cfg.device)
@@ -193,6 +195,8 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
                test_cal=calibration.cross_fit(te_logits.half().double().numpy(), cfg.test_set.y.numpy()),
                train_loss_last=rec["losses"][-1],
                train_wall_time_s=rec["wall_time_s"], images_per_s=rec["images_per_s"], steps=rec["steps"],
+               # more than one where a kill or a session's end interrupted the training and it resumed
+               train_segments=rec["segments"],
                env=e, executor=cfg.executor, worker_host=socket.gethostname())
     if spec.min_width_n:
         n = min(spec.min_width_n, len(train_set))
