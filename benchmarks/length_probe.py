@@ -6,7 +6,7 @@
 For each candidate length, shortest first, the gap-0 net of every probed head (default: the
 profile's claim heads ``freeze_last x10`` and ``Linear``; the slowest to fit, the x10 frozen head,
 first) is trained at seed 0 with exactly the profile's settings -- recipe, batch, width, precision,
-``compile`` -- as a *unit* of that profile (``experiments.train_unit`` with ``epochs`` = the
+``compile`` -- as a *unit* of that profile (``experiments.get_unit`` with ``epochs`` = the
 length).  Its train accuracy (clean images, eval mode: the unit row's ``train_acc``) decides.  The
 probe stops at the first length where every head reaches ``--threshold``: that is
 ``chosen_epochs``.  A head that misses at a length ends that length (the others need not run).
@@ -66,7 +66,7 @@ def probe(profile: str, lengths, heads, threshold: float, budget_s: float, out: 
                 res["stopped"] = f"budget: {label} at {e} epochs would end past {budget_s:g} s"
                 save()
                 return res
-            row, _ = experiments.train_unit(lcfg, seed=seed, gap=0.0, build_kw=bkw, train_kw=tkw,
+            row, _ = experiments.get_unit(lcfg, seed=seed, gap=0.0, build_kw=bkw, train_kw=tkw,
                                             min_width_n=lcfg.p["min_width_n"] if label == _SWEEP_HEAD else None)
             if not stored:  # trained here: its speed estimates the next net's
                 s_per_epoch = row["train_wall_time_s"] / e

@@ -1,7 +1,7 @@
 """The gap sweep (dboost.experiments.gap_sweep): the adaptive grid of gap multiples of m0, which
 widens while its top point is best and fills in the best point's neighbours.
 
-``experiments.units.train_unit`` is replaced by a stand-in whose accuracy is a given function of
+The scheduler's ``obtain_unit`` is replaced by a stand-in whose accuracy is a given function of
 the gap multiple, so the grid's decisions are checked and nothing trains.
 """
 import pytest
@@ -17,8 +17,9 @@ def _rows(root, experiment: str) -> dict:
 M0 = {0: 2.0, 1: 4.0}  # train mean margin of each seed's gap-0 net (powers of 2: gap / m0 is exact)
 
 
-def _fake_train_unit(acc_of_mult, calls):
-    def fake(cfg, *, seed, gap=0.0, **kw):
+def _fake_obtain_unit(acc_of_mult, calls):
+    def fake(cfg, spec, stored):
+        seed, gap = spec.config["seed"], spec.gaps
         mult = float(gap) / M0[seed]
         calls.append((seed, mult))
         row = dict(unit=f"fake_s{seed}_x{mult:g}", seed=seed, gap=float(gap), train_mean_margin=M0[seed],
@@ -29,7 +30,7 @@ def _fake_train_unit(acc_of_mult, calls):
 
 def _adaptive(runs, monkeypatch, acc_of_mult, **kw):
     calls: list = []
-    monkeypatch.setattr(experiments.units, "train_unit", _fake_train_unit(acc_of_mult, calls))
+    monkeypatch.setattr(experiments.schedule, "obtain_unit", _fake_obtain_unit(acc_of_mult, calls))
     # smoke's `seeds` (the grid's seed list) is already (0,); configure's own `seeds=` argument is
     # not that setting: it would set all four seed lists, claim_seeds included.
     cfg = experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, grid="adaptive",

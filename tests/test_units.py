@@ -126,7 +126,7 @@ def test_constant_rule_first_member(shared_runs):
 
 
 def test_constant_rule_first_member_shares_the_sweep_gap_m0_key_for_positive_m0():
-    m0 = 12.345678901234567  # a train mean margin as train_unit records it: float(m.double().mean())
+    m0 = 12.345678901234567  # a train mean margin as get_unit records it: float(m.double().mean())
     _, sweep_desc = experiments._gap_spec(max(m0, 0.0))                         # what schedule.gapm0 trains
     _, const_desc = experiments._gap_spec(experiments.member_gap("constant", next_gaps("constant", [], n=50, c=m0), 0,
                                                                  c=m0))  # what _boosting trains
@@ -369,7 +369,7 @@ def test_profile_compile_setting_reaches_the_trainer_and_the_unit_row(runs):
             return real(model, train_set, **k)
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(experiments.units, "train", spy)
-            row, _ = experiments.train_unit(cfg, seed=0, gap=0.0)
+            row, _ = experiments.get_unit(cfg, seed=0, gap=0.0)
     finally:
         torch.set_num_threads(threads)
     assert seen == ["default"] and row["compile"] == "default"

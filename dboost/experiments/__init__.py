@@ -18,9 +18,9 @@ from .boosting import member_gap
 from .configure import Config, configure, run
 from .data_size import size_epochs
 from .seeds import member_seed
-from .units import (UnitSpec, _gap_spec, fit_one, measure_unit, obtain_unit, store_unit, stored_unit, train_unit,
+from .units import (UnitSpec, _gap_spec, experiment_row, get_unit, measure_unit, obtain_unit, store_unit, stored_unit,
                     unit_config, unit_key, unit_spec)
 
 __all__ = ["CLAIM_HEADS", "PROFILE_RANK", "PROFILES", "SEED_KEYS", "EXPERIMENTS", "Config", "configure", "run",
-           "UnitSpec", "fit_one", "measure_unit", "obtain_unit", "store_unit", "stored_unit", "train_unit", "unit_config",
+           "UnitSpec", "experiment_row", "get_unit", "measure_unit", "obtain_unit", "store_unit", "stored_unit", "unit_config",
            "unit_key", "unit_spec", "member_seed", "member_gap", "size_epochs", "_gap_spec"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Generator, Iterable
 
 from .configure import Config
-from .units import fit_one, obtain_unit, stored_unit, unit_spec
+from .units import experiment_row, obtain_unit, stored_unit, unit_spec
 
 Task = Generator[list["Fit"], list[dict], object]
 
@@ -58,18 +58,19 @@ def drive(cfg: Config, tasks: Iterable[Task]) -> None:
                 batch = task.send(rows)
                 rows, waiting = [], False
                 for f in batch:
-                    if f.key is not None and (cfg.collect is None or cfg.store.has(f.key)):
-                        rows.append(fit_one(cfg, f.key, **f.kw))  # stored, or trained here
+                    if f.key is not None and cfg.store.has(f.key):  # this experiment's row is written
+                        rows.append(cfg.store.get(f.key))
                         continue
                     spec = unit_spec(cfg, **{k: v for k, v in f.kw.items() if k != "extra"})
                     stored = stored_unit(cfg, spec, f.need_outputs)
                     if stored is None and cfg.collect is not None:
                         cfg.collect.setdefault(spec.key, spec)  # for this round's executor
                         waiting = True
-                    elif f.key is not None:
-                        rows.append(fit_one(cfg, f.key, **f.kw))
+                        continue
+                    row, out = obtain_unit(cfg, spec, stored)  # stored, or trained here
+                    if f.key is not None:
+                        rows.append(experiment_row(cfg, f.key, row, f.kw.get("extra")))
                     else:
-                        row, out = obtain_unit(cfg, spec, stored)
                         rows.append((row, out) if f.need_outputs else row)
                 if waiting:  # the rest of this task waits for the next round
                     break

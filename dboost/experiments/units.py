@@ -5,8 +5,13 @@ overrides, epochs, batch, precision, gap or per-sample gaps, seed) is hashed int
 live in ``runs/<profile>/units/`` and are trained once: the gap-0 frozen-x10 ResNet9 of seed s is
 the same unit in the gap sweep, the head study, the architecture study, the training-length
 study and as boosting's first member.  Experiment rows copy their unit's row and add their own
-labels (:func:`fit_one`).  (Profiles run before units existed -- smoke, cpu, gpu -- keep their
+labels (:func:`experiment_row`).  (Profiles run before units existed -- smoke, cpu, gpu -- keep their
 rows; a finished row is never retrained.)
+
+One unit's steps, in order: :func:`unit_spec` (its key: nothing read or trained),
+:func:`stored_unit` (what the store has of it), :func:`measure_unit` (train and evaluate it,
+writing nothing), :func:`store_unit` (write it); :func:`obtain_unit` is "stored, else measured
+and stored", and :func:`get_unit` is all of that from the settings alone.
 """
 from __future__ import annotations
 
@@ -137,7 +142,7 @@ def obtain_unit(cfg: Config, spec: UnitSpec, stored: tuple[dict, dict | None] | 
     return row, out
 
 
-def train_unit(cfg: Config, *, need_outputs: bool = False, **kw) -> tuple[dict, dict | None]:
+def get_unit(cfg: Config, *, need_outputs: bool = False, **kw) -> tuple[dict, dict | None]:
     """The row of one network (trained here unless its unit is stored) and, if ``need_outputs``,
     its outputs (:func:`stored_unit`).  ``kw``: :func:`unit_spec`'s settings."""
     spec = unit_spec(cfg, **kw)
@@ -207,13 +212,9 @@ def measure_unit(cfg: Config, spec: UnitSpec) -> tuple[dict, dict]:
 
 # ----------------------------------------------------------------------------- one experiment row
 
-def fit_one(cfg: Config, key: str, *, extra=None, **kw) -> dict:
-    """The row ``key`` of this experiment: its unit's row (trained here if new; ``kw``:
-    :func:`unit_spec`'s settings) plus the experiment's labels ``extra``."""
-    row = cfg.store.get(key)
-    if row is not None:
-        return row
-    unit, _ = train_unit(cfg, **kw)
+def experiment_row(cfg: Config, key: str, unit: dict, extra: dict | None = None) -> dict:
+    """Write and return the row ``key`` of this experiment: the unit's row (less its key, its
+    finishing time and its configuration) plus the experiment's labels ``extra``."""
     row = {k: v for k, v in unit.items() if k not in ("key", "finished_at", "config")}
     row.update(experiment=cfg.experiment, unit_finished_at=unit.get("finished_at"), **(extra or {}))
     cfg.store.put(key, row)
