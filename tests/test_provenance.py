@@ -22,3 +22,17 @@ def test_rerun_cost_counts_a_shared_network_once(runs):
     assert c["hardware"] == "NVIDIA H200 (cuda)" and c["command"] == "dboost run --profile cpu --only boosting"
     line = provenance.rerun_line(pd.DataFrame([dict(profile="cpu", experiment="boosting")]))
     assert "`dboost run --profile cpu --only boosting`" in line and "2 {term}`units <unit>`, 3 min" in line
+
+
+def test_a_resumed_row_names_every_machine_it_trained_on():
+    """env records the machine that finished a unit; a unit resumed elsewhere after a kill must not
+    pass for one machine's work: its stretches' machines are named, and single-stretch rows add nothing."""
+    one = [dict(machine="Intel Xeon, 1 thread(s)", from_epoch=0, to_epoch=150, wall_s=2000.0)]
+    two = [dict(machine="Intel Xeon, 1 thread(s)", from_epoch=0, to_epoch=60, wall_s=900.0),
+           dict(machine="AMD EPYC, 1 thread(s)", from_epoch=60, to_epoch=150, wall_s=200.0)]
+    df = pd.DataFrame(dict(train_segments=[one, two, one]))
+    note = provenance.resumed_note(df)
+    assert note == (" (1 row trained in several stretches, resumed from a checkpoint after an interruption, "
+                    "on AMD EPYC, 1 thread(s); Intel Xeon, 1 thread(s))")
+    assert provenance.resumed_note(pd.DataFrame(dict(train_segments=[one, one]))) == ""
+    assert provenance.resumed_note(pd.DataFrame(dict(seed=[0]))) == ""  # rows from before segments were kept

@@ -56,12 +56,26 @@ def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
     epochs = sorted(set(int(e) for e in df["epochs"]))
     epochs = str(epochs[0]) if len(epochs) == 1 else "/".join(map(str, epochs))
     with_rerun = rerun and "experiment" in df  # its line gives the training time, each network counted once
+    hw += resumed_note(df)
     return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
             + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
             + f"torch {first['env_torch']} · commit {first['env_git_commit']}."
             + ("\n\n" + rerun_line(df) if with_rerun else ""))
+
+
+def resumed_note(df: pd.DataFrame) -> str:
+    """" (k rows trained in several stretches, resumed from a checkpoint: on A; B)", or "": a row
+    records only the machine that finished it in ``env``, its stretches in ``train_segments``."""
+    if "train_segments" not in df:
+        return ""
+    split = [s for s in df["train_segments"] if isinstance(s, list) and len(s) > 1]
+    if not split:
+        return ""
+    machines = sorted({str(seg.get("machine", "?")) for s in split for seg in s})
+    return (f" ({len(split)} row{'s' * (len(split) != 1)} trained in several stretches, resumed from a checkpoint"
+            f" after an interruption, on {'; '.join(machines)})")
 
 
 # ----------------------------------------------------------------------------- rerun cost
