@@ -13,6 +13,9 @@
 #   4. gpu       the gpu profile's missing work: the Linear head at seeds 1-2; boosting chains only where
 #                their members' outputs are stored (benchmarks/chains.py)      -> runs/gpu/
 #   5. data size the interp profile's data-size study at 20k and 50k images (width 16)  -> runs/interp/data_size/
+#   5b. backlog  the interp units a 2-core CPU without native bf16 needs days for (35-50 min each there):
+#                seeds 3 and 4 of the claims and of boosting (issue 17), then the data-size study
+#                at 1k-10k (issue 19); every row records the GPU it trained on -> runs/interp/
 #   6. pack      every new or changed file under runs/ and benchmarks/results/ (not the unit cache)
 #                into $OUT/rows.tar.gz.part-NN (15 MiB pieces) + $OUT/session.log
 # Environment: OUT (the device tool sets it), DBOOST_SESSION_S (seconds this call may take, default
@@ -50,6 +53,8 @@ if [[ $DRY == 1 ]]; then
   P_DS=smoke
   DS_SET=(--set 'sizes=[100,250]' --set 'size_steps=[8,8]' --set resample_n=null --set 'size_seeds=[0]'
           --set n_train=200 --set n_test=100 --set batch_size=25)
+  BACKLOG_DS=("${DS_SET[@]}")  # stage 5's units again: the stage's path runs, nothing new trains
+  BACKLOG_SEEDS=(--only frozen_last_layer "${SHRINK[@]}")  # stage 4's: nothing new trains
   UNIT_S=30
 else
   BASE=$ROOT
@@ -61,6 +66,8 @@ else
   FULL_ONLY=()
   P_DS=interp
   DS_SET=(--set 'sizes=[20000,50000]' --set 'size_steps=[12000,20000]' --set resample_n=null)
+  BACKLOG_DS=()  # the profile's own sizes (1k-10k) and resampled seeds
+  BACKLOG_SEEDS=(--only gap_sweep frozen_last_layer boosting --set 'claim_seeds=[3,4]' --set 'boost_seeds=[3,4]')
   UNIT_S=60  # the longest unit (50 epochs eager + evaluation): what a stage may overrun its limit by
 fi
 RUNS=${DBOOST_RUNS:-$ROOT/runs}
@@ -155,6 +162,14 @@ if "$PY" -c "import sys; from dboost.experiments import PROFILES; sys.exit(0 if 
   batch "$P_DS" 30 --only data_size "${DS_SET[@]}"
 else
   say "data size: skipped: profile $P_DS has no data_size experiment"
+fi
+
+# ---------------------------------------------------------------- 5b. the interp backlog
+# Same keys as on the CPU (the device is not part of a unit's key), so what lands here is simply not
+# trained there; a chain continues from its members' committed outputs on any machine.
+batch "$P_DS" 30 "${BACKLOG_SEEDS[@]}"
+if "$PY" -c "import sys; from dboost.experiments import PROFILES; sys.exit(0 if 'data_size' in PROFILES['$P_DS']['experiments'] else 1)"; then
+  batch "$P_DS" 30 --only data_size "${BACKLOG_DS[@]}"
 fi
 
 # ---------------------------------------------------------------- 6. pack what came out

@@ -38,6 +38,8 @@ def test_gpu_session_dry_run_end_to_end(tmp_path):
     assert r.returncode == 0, log[-3000:]
     for stage in ("benchmark: best", "probe: chosen epochs: 1", "smoke: units for", "--only data_size", "pack: "):
         assert stage in log, stage
+    # stages 3, 4, 5 and the backlog's two batches (5b), each stopped in time
+    assert log.count("smoke: units for") == 5, log[-3000:]
     assert _snapshot(ROOT / "runs", ROOT / "benchmarks" / "results") == repo_before  # nothing in the repository
     parts = sorted(out.glob("rows.tar.gz.part-*"))
     assert parts and all(p.stat().st_size <= 15 * 2 ** 20 for p in parts)
