@@ -67,7 +67,7 @@ else
   P_DS=interp
   DS_SET=(--set 'sizes=[20000,50000]' --set 'size_steps=[12000,20000]' --set resample_n=null)
   BACKLOG_DS=()  # the profile's own sizes (1k-10k) and resampled seeds
-  BACKLOG_SEEDS=(--only gap_sweep frozen_last_layer boosting --set 'claim_seeds=[3,4]' --set 'boost_seeds=[3,4]')
+  BACKLOG_SEEDS=(--only gap_sweep frozen_last_layer boosting)  # the profile's 5 seeds: what is missing
   UNIT_S=60  # the longest unit (50 epochs eager + evaluation): what a stage may overrun its limit by
 fi
 RUNS=${DBOOST_RUNS:-$ROOT/runs}

@@ -22,18 +22,23 @@ def _plan(a: argparse.Namespace) -> int:
     try:
         if a.profile not in PROFILES:
             raise ValueError(f"unknown profile {a.profile!r}; known profiles: {', '.join(PROFILES)}")
-        units = rounds.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root,
-                               **dict(runner._parse_set(x) for x in a.set))
+        units = rounds.plan(a.profile, a.only, seeds=a.seeds, data_root=a.data_root, missing=a.missing,
+                            **dict(runner._parse_set(x) for x in a.set))
     except (ValueError, FileNotFoundError) as e:
         print(f"dboost plan: error: {e}", file=sys.stderr)
         return 2
     per_round: dict[int, Counter] = {}
     for u in units:
         per_round.setdefault(u["round"], Counter())[u["experiment"]] += 1
-    print(f"profile {a.profile}: {len(units)} unit(s) in {len(per_round)} round(s) (units already in runs/ "
-          "included; a round's units can train at once)")
+    which = "still to train, units in runs/ left out" if a.missing else "units already in runs/ included"
+    print(f"profile {a.profile}: {len(units)} unit(s) in {len(per_round)} round(s) ({which}; a round's units can "
+          "train at once)")
     for r, c in per_round.items():
         print(f"  round {r:>3}: {sum(c.values()):>4} unit(s)  " + ", ".join(f"{e} {n}" for e, n in c.items()))
+    if a.missing:  # a unit's own seed: a boosting member's is derived from its chain's (experiments.member_seed)
+        by_seed = Counter((u["experiment"], u["seed"]) for u in units)
+        for e in dict.fromkeys(u["experiment"] for u in units):
+            print(f"  {e}, per unit seed: " + ", ".join(f"{s}: {n}" for (x, s), n in sorted(by_seed.items()) if x == e))
     return 0
 
 
@@ -65,6 +70,7 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="override the profile's seeds")
     p.add_argument("--data-root", default=None, help="CIFAR folder (default: $DBOOST_DATA)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="change one profile setting")
+    p.add_argument("--missing", action="store_true", help="only the units not yet in runs/, per experiment and seed")
     r = sub.add_parser("render", help="execute the notebooks from the rows already in runs/ and publish; trains "
                        "nothing (dboost run --no-train)")
     runner.add_arguments(r)

@@ -74,6 +74,7 @@ class Profile:
     gap_mult_max: float = 64.0     # the adaptive grid doubles its top point while the best is there, up to this
     lengths: tuple | None = None   # training-length study: epochs per length (None: not part of the profile)
     length_heads: tuple = LENGTH_HEADS
+    length_seeds: tuple | None = None  # its seeds (None: claim_seeds); its longest length shares claim 1's nets
     # data-size study (issue 19): training-set sizes, each with its own steps; seeds draw their own subset
     sizes: tuple | None = None     # training-set sizes (None: not part of the profile)
     size_steps: tuple | None = None  # optimiser steps to try first per size (doubled on seed 0 until gap 0 fits)
@@ -143,8 +144,11 @@ def resolve(profile: str | Profile, overrides: dict | None = None, seeds=None) -
     if seeds is not None:
         overrides.update(dict.fromkeys(SEED_KEYS, check_seeds(seeds)))
     p = replace(profile, **overrides)
+    if p.length_seeds is None:  # the training-length study runs on the claim seeds unless told otherwise
+        p = replace(p, length_seeds=p.claim_seeds)
     for k in SEED_KEYS:
         check_seeds(p[k], k)
+
     if p.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {p.recipe!r}; known: {', '.join(RECIPES)}")
     for r in p.rules:
@@ -185,11 +189,13 @@ _SETTINGS: dict[str, dict] = {
     # Without native bf16 (an Intel Xeon with AVX-512 but no avx512_bf16/AMX) oneDNN emulates it and a
     # step takes about twice as long as in fp32 -- the rows record the CPU (env.hardware): compare wall
     # times only between rows of one CPU model.
+    # Five paired seeds for every headline comparison (issue 17); the training-length study's shorter
+    # lengths keep three (its longest length is claim 1's networks, on all five).
     "interp": dict(dataset="cifar10", n_train=2_000, n_test=None, arch="resnet9", width=16, recipe="fast", epochs=150,
-                   batch_size=100, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0,),
-                   boost_seeds=(0, 1, 2), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
+                   batch_size=100, precision="bf16", seeds=(0,), claim_seeds=(0, 1, 2, 3, 4), arch_seeds=(0,),
+                   boost_seeds=(0, 1, 2, 3, 4), gap_mults=(0.25, 0.5, 2.0, 4.0), grid="adaptive", gap_abs=None,
                    heads=_HEADS_INTERP, archs=("resnet9",), arch_width=16, members=5, rules=_BOOST_RULES,
-                   min_width_n=256, lengths=(15, 30, 60, 150),
+                   min_width_n=256, lengths=(15, 30, 60, 150), length_seeds=(0, 1, 2),
                    # data-size study: 3,000 steps fit 2k images (the probe above); larger sets get more
                    # steps to start with, and seed 0 doubles them until its gap-0 net fits (size_fit)
                    sizes=(1_000, 2_000, 5_000, 10_000), size_steps=(2_000, 3_000, 5_000, 8_000),
@@ -197,7 +203,8 @@ _SETTINGS: dict[str, dict] = {
                    experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting", "data_size"),
                    description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
                    "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps; a measured probe: train "
-                   "accuracy 0.998, m0 12.8 at gap 0), bf16, 3 seeds per claim (5 where landed)"),
+                   "accuracy 0.998, m0 12.8 at gap 0), bf16, 5 paired seeds per claim and per boosting chain (3 for the "
+                   "training-length study's shorter lengths)"),
     "gpu": dict(dataset="cifar10", n_train=None, n_test=None, arch="resnet9", width=64, recipe="fast", epochs=10,
                 batch_size=500, seeds=(0,), claim_seeds=(0, 1, 2), arch_seeds=(0, 1, 2), boost_seeds=(0, 1, 2),
                 # adaptive: the first grid (stored rows) peaked at its top, 4 x m0 -- so the grid grows
@@ -242,8 +249,9 @@ PROFILES: dict[str, Profile] = {name: Profile(name=name, **kw) for name, kw in _
 # Which profile a page shows when several have rows: the poster's regime first (paper, full and interp
 # fit their training data, gpu and cpu do not), then scale -- the order the summary's headline uses too.
 PROFILE_RANK = ("paper", "full", "interp", "gpu", "cpu", "paper_authors", "smoke")
-# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5 (boosting).
-SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds")  # best first: the book shows the best available
+# Seed lists of a profile: the gap grid and other heads, the paired claims, claim 4 (architectures), claim 5
+# (boosting), question T (training length).
+SEED_KEYS = ("seeds", "claim_seeds", "arch_seeds", "boost_seeds", "length_seeds")  # best first: the book shows the best available
 
 # ----------------------------------------------------------------------------- the setup page's table
 
@@ -287,6 +295,7 @@ def profile_table(names=TABLE_PROFILES) -> str:
         # the profiles without a subset are GPU profiles: bf16 is the trainer's CUDA default
         "precision": [p.precision or ("bf16 (CUDA default)" if p.n_train is None else "fp32 (CPU default)") for p in ps],
         "training lengths (epochs)": [seeds(p.lengths) if p.lengths else "–" for p in ps],
+        "training-length seeds": [seeds(p.length_seeds or p.claim_seeds) if p.lengths else "–" for p in ps],
     }
     lines = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- " * (len(names) + 1) + "|"]
     lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]

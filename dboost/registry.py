@@ -79,7 +79,7 @@ for _e in (Experiment("gap_sweep", "dboost.experiments.gap_sweep", ("1", "2", "2
            Experiment("architectures", "dboost.experiments.architectures", ("4",), seeds=("arch_seeds", "claim_seeds")),
            Experiment("boosting", "dboost.experiments.boosting", ("5-save", "5-zero", "5c"), rows="ensemble",
                       seeds=("boost_seeds",)),
-           Experiment("training_length", "dboost.experiments.training_length", ("T",), seeds=("claim_seeds",)),
+           Experiment("training_length", "dboost.experiments.training_length", ("T",), seeds=("length_seeds",)),
            Experiment("data_size", "dboost.experiments.data_size", (), seeds=("size_seeds", "resample_seeds"))):
     register(_e)
 # The book's experiments (a toy one registered later, by a test, is in names() but not here).

@@ -122,18 +122,19 @@ def run_rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, dea
 
 # ----------------------------------------------------------------------------- the plan, without training
 
-def plan(profile: str, only=None, seeds=None, data_root=None, **overrides) -> list[dict]:
+def plan(profile: str, only=None, seeds=None, data_root=None, missing: bool = False, **overrides) -> list[dict]:
     """The units a run of ``profile`` trains, in the rounds an executor would send them, without
     training anything: each collected unit is answered by a stand-in result (test accuracy falling
     with the gap, so an adaptive grid is assumed to peak inside its first grid; random margins, so
     per-sample gaps differ as real ones do).  Shared units appear once.  Nothing is written under
-    ``runs/`` (the stand-in rows live in memory).  Returns one dict per unit:
+    ``runs/`` (the stand-in rows live in memory).  ``missing``: only the units not yet in ``runs/``
+    (the stored ones are read and answer their requests).  Returns one dict per unit:
     round, key, experiment (the first that asked for it), seed, epochs, gap (mean), head.
     """
     only = list(only or experiments.PROFILES[profile]["experiments"])
     cfgs = {e: experiments.configure(e, profile, seeds=seeds, data_root=data_root, progress=False, **overrides)
             for e in only}
-    return _stand_in_plan(cfgs, profile, remaining=False)
+    return _stand_in_plan(cfgs, profile, remaining=missing)
 
 
 def _stand_in_plan(cfgs: dict, profile: str, remaining: bool) -> list[dict]:

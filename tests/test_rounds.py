@@ -52,3 +52,38 @@ def test_plan_cpu_counts(runs):
     boosting = len(p["boost_seeds"]) * len(p["rules"]) * (p["members"] - 1)
     assert len(units) == sweep + heads + archs + boosting
     assert len({u["key"] for u in units}) == len(units)
+
+
+def test_plan_missing_lists_the_units_a_resumed_run_trains(runs, one_thread):
+    """Train part of a smoke profile (its gap sweep), then plan the sweep and the head study with
+    ``missing``: no stored unit is listed, every listed unit that depends on no result (a gap-0
+    net) is one the run then trains, and after that run nothing is missing.  (A gap-m0 unit's key
+    holds its gap-0 net's m0, which the plan only stands in for: where a real m0 is <= 0 the gap
+    is clamped to 0 and the unit is the gap-0 one, so a run may train fewer than listed.)"""
+    small = dict(n_train=200, n_test=100, batch_size=25)
+    experiments.run(experiments.configure("gap_sweep", "smoke", device="cpu", progress=False, **small))
+    stored = {r["key"] for r in experiments.configure("gap_sweep", "smoke", **small).units.rows()}
+    assert stored
+    only = ["gap_sweep", "frozen_last_layer"]
+    full = {u["key"] for u in rounds.plan("smoke", only, **small)}
+    missing = {u["key"] for u in rounds.plan("smoke", only, missing=True, **small)}
+    assert missing and not missing & stored and len(missing) < len(full)
+    gap0 = {u["key"] for u in rounds.plan("smoke", only, missing=True, **small) if u["gap"] == 0.0}
+    for e in only:
+        experiments.run(experiments.configure(e, "smoke", device="cpu", progress=False, **small))
+    after = {r["key"] for r in experiments.configure("gap_sweep", "smoke", **small).units.rows()}
+    assert gap0 and gap0 <= after - stored and len(after - stored) <= len(missing)
+    assert rounds.plan("smoke", only, missing=True, **small) == []
+
+
+def test_training_length_runs_on_its_own_seeds_and_defaults_to_the_claim_seeds(runs):
+    """interp declares 5 claim seeds but 3 for the training-length study; a profile without
+    length_seeds follows its claim seeds, also under --set claim_seeds."""
+    p = experiments.PROFILES["interp"]
+    assert p["claim_seeds"] == p["boost_seeds"] == (0, 1, 2, 3, 4) and p["length_seeds"] == (0, 1, 2)
+    smoke = dict(n_train=200, n_test=100, batch_size=25)
+    seeds = {u["seed"] for u in rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), **smoke)}
+    assert seeds == {0, 1}
+    seeds = {u["seed"] for u in rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), length_seeds=(1,),
+                                            **smoke)}
+    assert seeds == {1}

@@ -34,4 +34,4 @@ def run(cfg: Config) -> None:
     heads = {h[0]: h for h in p["heads"]}
     drive(cfg, [pair(f"{slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
                      build_kw=heads[label][1], train_kw=heads[label][2], epochs=int(e))
-                for s in p["claim_seeds"] for e in p["lengths"] for label in p["length_heads"]])
+                for s in p["length_seeds"] for e in p["lengths"] for label in p["length_heads"]])
