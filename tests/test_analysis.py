@@ -183,8 +183,11 @@ def test_the_answer_names_every_regime_of_a_claim_it_calls_supported_or_contradi
     text = verdicts.answer()
     tags = {c.id: c.tag for c in verdicts.CLAIMS}
 
-    def parenthesis(after: str) -> str:  # the text inside the balanced (...) that follows `after`
-        i = text.index(after) + len(after)
+    def parenthesis(after: str) -> str:  # the text inside the balanced (...) after the list item `after`
+        import re
+        m = re.search(r"(?:: |, )" + re.escape(after) + r"\(", text)  # an item, not "3.2 " inside a number
+        assert m, (after, text)
+        i = m.end() - 1
         depth = 0
         for j in range(i, len(text)):
             depth += {"(": 1, ")": -1}.get(text[j], 0)
