@@ -148,7 +148,6 @@ def resolve(profile: str | Profile, overrides: dict | None = None, seeds=None) -
         p = replace(p, length_seeds=p.claim_seeds)
     for k in SEED_KEYS:
         check_seeds(p[k], k)
-
     if p.recipe not in RECIPES:
         raise ValueError(f"unknown recipe {p.recipe!r}; known: {', '.join(RECIPES)}")
     for r in p.rules:
@@ -295,7 +294,7 @@ def profile_table(names=TABLE_PROFILES) -> str:
         # the profiles without a subset are GPU profiles: bf16 is the trainer's CUDA default
         "precision": [p.precision or ("bf16 (CUDA default)" if p.n_train is None else "fp32 (CPU default)") for p in ps],
         "training lengths (epochs)": [seeds(p.lengths) if p.lengths else "–" for p in ps],
-        "training-length seeds": [seeds(p.length_seeds or p.claim_seeds) if p.lengths else "–" for p in ps],
+        "training-length seeds": [seeds(resolve(p).length_seeds) if p.lengths else "–" for p in ps],
     }
     lines = ["| setting | " + " | ".join(f"`{n}`" for n in names) + " |", "| --- " * (len(names) + 1) + "|"]
     lines += [f"| {k} | " + " | ".join(v) + " |" for k, v in rows.items()]

@@ -99,10 +99,11 @@ def _load_checkpoint(path: Path, fingerprint: str) -> dict | None:
     return state
 
 
-def _cpu_name() -> str:
+def _machine(dev: torch.device) -> str:
+    """What a segment of a training ran on, as the rows' env names it (CPU: with its thread count)."""
     from .results import environment
-    e = environment("cpu")
-    return f"{e['hardware']}, {e['cpu_threads']} thread(s)"
+    e = environment(str(dev))
+    return e["hardware"] if dev.type == "cuda" else f"{e['hardware']}, {e['cpu_threads']} thread(s)"
 
 
 # ----------------------------------------------------------------------------- training
@@ -192,7 +193,7 @@ def train(model: nn.Module, train_set: Split, *, recipe: str | dict = "authors",
         start = int(resumed["epoch"])
         record.update(losses=list(resumed["losses"]), eval_acc=list(resumed["eval_acc"]),
                       segments=list(resumed["segments"]))
-    here = dict(machine=str(dev) if dev.type == "cuda" else _cpu_name(), from_epoch=start, to_epoch=start, wall_s=0.0)
+    here = dict(machine=_machine(dev), from_epoch=start, to_epoch=start, wall_s=0.0)
     if start < hp["epochs"]:  # a checkpoint of the finished loop adds no segment
         record["segments"].append(here)
 

@@ -153,11 +153,8 @@ def store_unit(units: Store, row: dict, out: dict) -> dict:
     """Save a trained unit's outputs and, unless the unit already has a (committed) row, its row."""
     units.save_tensors(row["unit"], **out)
     units.save_outputs(row["unit"], out["test_logits"], out["train_margins"])
-    old = units.get(row["unit"])
-    if old is not None:
-        units.drop_checkpoint(row["unit"])
-        return old
-    units.put(row["unit"], row)
+    if units.get(row["unit"]) is None:  # a committed row stays as it is
+        units.put(row["unit"], row)
     units.drop_checkpoint(row["unit"])
     return units.get(row["unit"])
 
