@@ -36,3 +36,24 @@ def test_a_resumed_row_names_every_machine_it_trained_on():
                     "on AMD EPYC, 1 thread(s); Intel Xeon, 1 thread(s))")
     assert provenance.resumed_note(pd.DataFrame(dict(train_segments=[one, one]))) == ""
     assert provenance.resumed_note(pd.DataFrame(dict(seed=[0]))) == ""  # rows from before segments were kept
+
+
+def test_rows_of_several_commits_name_their_span_oldest_first():
+    """A resumed experiment's rows come from several sessions: the page must not name the first
+    row's commit as if it held for all; the span runs from the commit of the earliest row to the latest."""
+    df = pd.DataFrame(dict(env_git_commit=["bbb", "aaa", "ccc", "aaa"],
+                           finished_at=["2026-12-01T10:00", "2026-11-30T09:00", "2026-12-01T12:00", "2026-12-01T13:00"]))
+    assert provenance.commits_note(df) == "3 commits, aaa to ccc (each row records its own)"
+    assert provenance.commits_note(df.iloc[[1, 3]]) == "commit aaa"
+
+
+def test_boosting_members_are_counted_once_per_machine():
+    """An ensemble of k members repeats its first k-1 members' rows: each member network counts once,
+    and a row that names only the CPU architecture says the model was not recorded."""
+    old = "x86_64 (cpu), torch 2.14.1, commit aaa"
+    new = "Intel Xeon (x86_64; native bf16: no) (cpu), torch 2.14.1, commit ccc"
+    df = pd.DataFrame(dict(member_unit=["u1", "u1", "u2", "u3", "u4"],
+                           member_trained_on=[old, old, old.replace("aaa", "bbb"), new, None]))
+    assert provenance.members_note(df) == (
+        "members trained on x86_64, CPU model not recorded (cpu), torch 2.14.1: 2 networks, 2 commits; "
+        "Intel Xeon (x86_64; native bf16: no) (cpu), torch 2.14.1: 1 network, commit ccc")

@@ -2,6 +2,8 @@
 hardware, commit), what rerunning them costs, and the banners of a partial or a smoke run."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 from ..analysis.rows import row_list, rows, runs_root, unit_row
@@ -34,15 +36,9 @@ def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
     first = df.iloc[0]
     wall = df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum()
     seeds = sorted(set(int(s) for s in df["seed"]))
-    hw = ", ".join(sorted(set(f"{h} ({d})" for h, d in zip(df["env_hardware"], df["env_device"]))))
+    hw = ", ".join(sorted(set(_named(f"{h} ({d})") for h, d in zip(df["env_hardware"], df["env_device"]))))
     if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
-        where = {}  # "hardware (device), torch X" -> the commits its members were trained at
-        for t in df["member_trained_on"].dropna():
-            place, _, commit = str(t).partition(", commit ")
-            where.setdefault(place, set()).add(commit or "?")
-        hw = "members trained on " + "; ".join(
-            f"{k} ({len(v)} commit{'s' * (len(v) != 1)}: {', '.join(sorted(v))})" if len(v) > 1 else f"{k}, commit {next(iter(v))}"
-            for k, v in sorted(where.items())) + f"; ensemble metrics on {hw}"
+        hw = f"{members_note(df)}; ensemble metrics on {hw}"
     if "precision" in df and df["precision"].notna().all():
         prec = "/".join(sorted(set(df["precision"])))
     else:  # rows written before precision was recorded: the trainer's default then, by device
@@ -61,8 +57,48 @@ def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
             + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
-            + f"torch {first['env_torch']} · commit {first['env_git_commit']}."
+            + f"torch {first['env_torch']} · {commits_note(df)}."
             + ("\n\n" + rerun_line(df) if with_rerun else ""))
+
+
+def _named(place: str) -> str:
+    """Rows of older runs name only the CPU's architecture as their hardware; say so."""
+    return re.sub(r"^(x86_64|aarch64|arm64) \(", r"\1, CPU model not recorded (", place)
+
+
+def _commit_span(commits: list[str]) -> str:
+    """"commit a1" or "3 commits, a1 to c3 (each row records its own)": ``commits`` oldest first."""
+    return (f"commit {commits[0]}" if len(commits) == 1 else
+            f"{len(commits)} commits, {commits[0]} to {commits[-1]} (each row records its own)")
+
+
+def commits_note(df: pd.DataFrame) -> str:
+    """The commits the rows were written at, oldest first by when their rows finished: rows of a
+    resumed experiment span sessions, and naming only the first row's commit would pass for all."""
+    c = df["env_git_commit"].fillna("?").astype(str)
+    when = df["finished_at"] if "finished_at" in df else pd.Series(range(len(df)), index=df.index)
+    order = pd.DataFrame(dict(c=c, t=when.astype(str))).groupby("c")["t"].min().sort_values()
+    return _commit_span(list(order.index))
+
+
+def members_note(df: pd.DataFrame) -> str:
+    """Where a boosting page's members trained: per machine, how many networks (a member shared by
+    several ensembles counted once) and at which commits.  ``member_trained_on`` reads
+    "<hardware> (<device>), torch <v>, commit <c>"; rows of older runs name only the CPU's
+    architecture (``x86_64``), which is said."""
+    nets: dict[str, dict[str, str]] = {}  # place -> {member unit: its commit}
+    units = df["member_unit"] if "member_unit" in df else pd.Series(range(len(df)), index=df.index)
+    for t, u in zip(df["member_trained_on"], units):
+        if isinstance(t, str):
+            place, _, commit = t.partition(", commit ")
+            nets.setdefault(place, {})[str(u)] = commit or "?"
+    parts = []
+    for place, by_unit in sorted(nets.items(), key=lambda kv: -len(kv[1])):
+        shown = _named(place)
+        commits = sorted(set(by_unit.values()))
+        parts.append(f"{shown}: {len(by_unit)} network{'s' * (len(by_unit) != 1)}, "
+                     + (f"commit {commits[0]}" if len(commits) == 1 else f"{len(commits)} commits"))
+    return "members trained on " + "; ".join(parts)
 
 
 def resumed_note(df: pd.DataFrame) -> str:
