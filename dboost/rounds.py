@@ -54,6 +54,18 @@ def execute_unit(spec: experiments.UnitSpec, device: str, data_root: str | None 
     return row, out
 
 
+def resumed_first(units, specs: list) -> list:
+    """``specs`` with the units that have a training checkpoint (killed mid-training) first, else
+    in their order: a resumed run finishes the work it already paid for before it starts new units,
+    so a session that ends hard leaves at most one partial training per worker."""
+    path = getattr(units, "checkpoint_path", None)
+
+    def started(s) -> bool:
+        p = path(s.key) if path else None
+        return p is not None and p.exists()
+    return sorted(specs, key=lambda s: not started(s))  # stable: the others keep their order
+
+
 def past_deadline(deadline: float | None) -> bool:
     return deadline is not None and time.monotonic() >= deadline
 
@@ -85,14 +97,14 @@ def run_rounds(cfgs: dict, submit, progress: bool, max_rounds: int = 10_000, dea
                 bar.total = max(bar.total or 0, done + len(pending))
                 bar.set_postfix_str(f"round {round_no}: {len(pending)} unit(s)")
             failed = set()
-            for key, result in submit(list(pending.values())):
+            any_cfg = next(iter(cfgs.values()))
+            for key, result in submit(resumed_first(any_cfg.units, list(pending.values()))):
                 if isinstance(result, BaseException):
                     failed.add(key)
                     print(f"[dboost.runner] unit {key} failed: {type(result).__name__}: {result}", file=sys.stderr,
                           flush=True)
                     continue
                 row, out = result
-                any_cfg = next(iter(cfgs.values()))
                 experiments.store_unit(any_cfg.units, row, out)
                 done += 1
                 if bar is not None:

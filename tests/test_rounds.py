@@ -87,3 +87,33 @@ def test_training_length_runs_on_its_own_seeds_and_defaults_to_the_claim_seeds(r
     seeds = {u["seed"] for u in rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), length_seeds=(1,),
                                             **smoke)}
     assert seeds == {1}
+
+
+def test_a_round_sends_the_units_killed_mid_training_first(runs):
+    """A resumed run finishes the trainings it already paid for before it starts new ones (else a
+    session that ends hard leaves a fresh partial training each time); the others keep their order."""
+    from types import SimpleNamespace
+
+    from dboost.results import Store
+    units = Store("smoke", "units")
+    specs = [SimpleNamespace(key=k) for k in ("ua", "ub", "uc", "ud")]
+    units.checkpoints_dir.mkdir(parents=True)
+    for k in ("uc", "ub"):
+        units.checkpoint_path(k).write_bytes(b"")
+    assert [s.key for s in rounds.resumed_first(units, specs)] == ["ub", "uc", "ua", "ud"]
+    assert [s.key for s in rounds.resumed_first(rounds._MemoryStore(), specs)] == ["ua", "ub", "uc", "ud"]
+    # and a run's rounds go through it: the first unit handed to the executor is the checkpointed one
+    only = ["gap_sweep", "frozen_last_layer"]
+    cfgs = {e: experiments.configure(e, "smoke", progress=False) for e in only}
+    first = [u["key"] for u in rounds.plan("smoke", only=only) if u["round"] == 1]  # the gap-0 nets
+    assert len(first) >= 3
+    units.checkpoint_path(first[-1]).write_bytes(b"")
+    seen = []
+
+    def submit(specs):
+        seen.extend(s.key for s in specs)
+        raise KeyboardInterrupt  # stop before anything trains
+
+    with pytest.raises(KeyboardInterrupt):
+        rounds.run_rounds(cfgs, submit, progress=False)
+    assert seen == [first[-1], *first[:-1]]
