@@ -22,3 +22,35 @@ def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
     g = summary.at_a_glance().set_index("claim")
     assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt (n=3): supported"
     assert g.loc[analysis.claim("2").label, "cpu"].endswith("inconclusive")  # grid {0, 1}: its top is the best
+
+
+def _grid(best_by_seed, m0=2.0):
+    """A gap-sweep store of seeds whose grid 0, 0.5, 1, 2, 4 x m0 peaks at the multiple given per seed."""
+    st = Store("cpu", "gap_sweep")
+    for s, best in enumerate(best_by_seed):
+        for mult in (0, 0.5, 1, 2, 4):
+            label = "0" if mult == 0 else "m0" if mult == 1 else f"m0x{mult:g}"
+            acc = 0.6 + (0.05 if mult == best else 0.01 * mult)
+            st.put(f"sweep_seed{s}_{label}", sweep_row(s, label, mult * m0, acc, m0=m0))
+
+
+def _relative(profile="cpu"):
+    return next(line for line in conclusions.caveats(profile).split("\n") if "Relative or absolute" in line)
+
+
+def test_the_gap_caveat_says_no_more_than_claim_2s_verdict(runs):
+    """The caveat on where the best gap sits reads claim 2's estimate over every seed: it says the
+    rule of thumb holds only where claim 2 is supported (it once said so from one seed's grid and a
+    0.5-2 x m0 window of ours)."""
+    _grid([1, 1, 1, 1])  # every seed peaks at m0: inside the poster's 0.48-1.2 x m0
+    o = analysis.verdicts.optimum("cpu")
+    assert o["verdict"] == "supported" and "Here the rule of thumb g ≈ m0 holds." in _relative()
+    assert "over 4 seeds" in _relative() and "(claim 2: supported)" in _relative()
+
+
+def test_the_gap_caveat_on_seeds_that_disagree_decides_nothing(runs):
+    _grid([0.5, 2, 1, 2])  # the seeds spread over 0.5-2 x m0: the interval straddles the poster's range
+    o = analysis.verdicts.optimum("cpu")
+    line = _relative()
+    assert o["verdict"] == "inconclusive" and f"(claim 2: {o['verdict']})" in line
+    assert "rule of thumb g ≈ m0 holds." not in line and "does not follow" not in line and "cannot tell" in line

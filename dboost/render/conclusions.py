@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from .. import analysis, poster
-from ..analysis import fmt
+from ..analysis import fmt, verdicts
 from .markdown import PM_NOTE, VERDICT_RULE, term
 from .provenance import best_profile, load_rows
 from .summary import claims_table, regime
@@ -118,6 +118,43 @@ def data_size_verdict(profile: str = "interp") -> str:
     return f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
 
 
+def _optimum_sentence(sw: pd.DataFrame, profile: str) -> str:
+    """Where the most accurate gap sits, relative to m0 and in absolute terms, against the poster's
+    range -- from claim 2's estimate over every seed (:func:`dboost.analysis.verdicts.optimum`), so
+    it can never say more than claim 2's verdict does."""
+    o = verdicts.optimum(profile)
+    m0 = sw.loc[sw["gap_label"] == "0", "train_mean_margin"].mean()
+    if o is None or o["n"] < 1 or not m0 == m0:
+        return ""
+    plo, phi = poster.BEST_GAP_RANGE
+    tlo, thi = o["target"]
+    theirs = f"The poster has m0 ≈ {poster.M0:g} and its best g ≈ {plo:g}–{phi:g}, i.e. {tlo:.2g}–{thi:.2g} × m0."
+    if len(o["grid"]) <= 2:  # the seeds share only gap 0 and m0: one seed's grid, said to be one
+        s0, best, m0_0, edge = _first_seed_grid(sw)
+        if len(s0) <= 2:
+            return ""
+        return (f"- **Relative or absolute gap?** Only seed {int(s0['seed'].iloc[0])} of `{profile}` ran the whole gap "
+                f"grid; its most accurate gap is g = {best['gap']:.1f} = {best['gap'] / m0_0:.2g} × m0 (one seed, no "
+                "interval" + ("; the largest gap of its grid, so the optimum may lie beyond it" if edge else "")
+                + f"). {theirs} Claim 2 needs the grid on at least 2 seeds, so whether the rule of thumb g ≈ m0 holds "
+                "here this profile cannot tell.")
+    c, lo, hi, n = o["centre"], o["lo"], o["hi"], o["n"]
+    span = (f"{c:.2g} × m0 [{lo:.2g}, {hi:.2g}] (geometric mean over {n} seeds, 95 % interval)" if lo == lo
+            else f"{c:.2g} × m0 ({n} seed{'s' * (n != 1)}, no interval)")
+    a_lo, a_hi = (lo * m0, hi * m0) if lo == lo else (c * m0, c * m0)
+    where = ("inside" if plo <= a_lo and a_hi <= phi else "outside" if a_hi < plo or a_lo > phi else "across the edge of")
+    rel = {"supported": "inside it", "contradicted": "outside it"}.get(o["verdict"], "partly inside it, partly outside")
+    tail = {"supported": "Here the rule of thumb g ≈ m0 holds.",
+            "contradicted": "So at this scale the best gap does not follow the poster's rule of thumb g ≈ m0; whether it "
+                            "follows something else (the logit scale the frozen ×10 head allows) our grid cannot settle."
+            }.get(o["verdict"], "Whether the rule of thumb g ≈ m0 holds here, these seeds cannot tell.")
+    return (f"- **Relative or absolute gap?** The most accurate gap of our `{profile}` grid sits at {span}"
+            + ("; some seed's best is the largest gap of the grid, so the optimum may lie beyond it" if o["edge"] else "")
+            + f". With this profile's mean m0 = {m0:.2f} that is g ≈ {a_lo:.1f}–{a_hi:.1f}. {theirs} Relative to m0 our "
+            "interval is "
+            f"{rel} (claim 2: {o['verdict']}); in absolute terms it lies {where} the poster's best range. {tail}")
+
+
 def caveats(profile: str | None = None) -> str:
     """Sentences that qualify the verdicts, each computed from the rows shown (``profile`` as in claims_table)."""
     out = []
@@ -128,18 +165,9 @@ def caveats(profile: str | None = None) -> str:
                    f"margin {term('m0')} = {pm(g0['train_mean_margin'], 2)} (`{psw}` profile; poster: ≈ 100 % and ≈ {poster.M0:g}). "
                    "The poster's reasoning (gap ≈ mean margin of an *interpolating* net) is about that regime; where we are "
                    "below it, the gap may act partly as an optimisation aid (larger gradients where CE saturates).")
-        s0, best, m0, edge = _first_seed_grid(sw)
-        if m0 == m0 and len(s0) > 2:
-            lo, hi = poster.BEST_GAP_RANGE
-            where = "inside" if lo <= best["gap"] <= hi else "outside"
-            out.append(f"- **Relative or absolute gap?** The best gap of our `{psw}` grid is g = {best['gap']:.1f} = "
-                       f"{best['gap'] / m0:.2g} × m0 with m0 = {m0:.2f}, "
-                       + ("the largest gap of the grid (the optimum may lie beyond it)" if edge else "inside the grid")
-                       + f"; the poster has m0 ≈ {poster.M0:g} and its best g ≈ {lo:g}–{hi:g}. "
-                       f"In absolute terms our best gap lies {where} the poster's best range. "
-                       + ("So at this scale the best gap does not follow the poster's rule of thumb g ≈ m0; whether it "
-                          "follows something else (the logit scale the frozen ×10 head allows) our grid cannot settle."
-                          if not 0.5 <= best["gap"] / m0 <= 2 else "Here the rule of thumb g ≈ m0 holds."))
+        rel = _optimum_sentence(sw, psw)
+        if rel:
+            out.append(rel)
     fr, pfr = load_rows("frozen_last_layer", profile)
     if not fr.empty and "head_label" in fr:
         g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["test_acc"].mean().sort_values(ascending=False)
