@@ -21,7 +21,7 @@ def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
     assert PM_NOTE in text
     g = summary.at_a_glance().set_index("claim")
     assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt (n=3): supported"
-    assert g.loc[analysis.claim("2").label, "cpu"].endswith("inconclusive")  # grid {0, 1}: its top is the best
+    assert g.loc[analysis.claim("2").label, "cpu"] == "n=3: inconclusive (no common grid)"  # grid {0, 1}: nothing to locate
 
 
 def _grid(best_by_seed, m0=2.0):
@@ -54,3 +54,48 @@ def test_the_gap_caveat_on_seeds_that_disagree_decides_nothing(runs):
     line = _relative()
     assert o["verdict"] == "inconclusive" and f"(claim 2: {o['verdict']})" in line
     assert "rule of thumb g ≈ m0 holds." not in line and "does not follow" not in line and "cannot tell" in line
+
+
+def test_claim_2_without_a_common_grid_locates_no_optimum(runs):
+    """Seed 0 ran the whole grid, the other seeds gap 0 and m0 only: the best of {0, m0} is m0 by
+    construction, so claim 2 must not read as '1 x m0 [1, 1]' -- it has no optimum to locate."""
+    _grid([4])
+    st = Store("cpu", "gap_sweep")
+    for s in (1, 2):
+        st.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, 0.60))
+        st.put(f"sweep_seed{s}_gapm0", sweep_row(s, "m0", 2.0, 0.62))
+    o = analysis.verdicts.optimum("cpu")
+    assert o["grid"] == [0.0, 1.0] and o["verdict"] == analysis.verdicts.NO_COMMON_GRID and o["centre"] != o["centre"]
+    cell = summary.at_a_glance().set_index("claim").loc[analysis.claim("2").label, "cpu"]
+    assert cell == "n=3: inconclusive (no common grid)"
+    assert "Only seed 0 of `cpu` ran the whole gap grid" in _relative()
+
+
+def test_a_pages_verdict_names_the_other_regimes_verdicts(runs):
+    """A page shows its best profile; its verdict line must say what the other regimes found, so a
+    verdict there is not read as the answer for all (here: cpu supported, gpu contradicted)."""
+    for prof, gains in (("cpu", (0.020, 0.021, 0.019)), ("gpu", (-0.03, -0.031, -0.029))):
+        st = Store(prof, "gap_sweep")
+        for s, g in enumerate(gains):
+            st.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, 0.6) | dict(profile=prof))
+            st.put(f"sweep_seed{s}_gapm0", sweep_row(s, "m0", 2.0, 0.6 + g) | dict(profile=prof))
+    v = {p: analysis.claim_verdicts(p).set_index(["claim", "metric"]).loc[("1", "test_acc"), "verdict"]
+         for p in ("cpu", "gpu")}
+    assert v == {"cpu": "supported", "gpu": "contradicted"}
+    line = next(x for x in conclusions.conclusion("gap_sweep", "cpu").split("\n")
+                if x.startswith(f"- **{analysis.claim('1').label}**"))
+    assert "Verdict: **supported**. Other regimes: `gpu` contradicted" in line
+
+
+def test_the_best_rule_sentence_reads_the_paired_difference(runs):
+    """'The poster's favourite is not the best' was said from means alone; it now gives the paired
+    difference and says when the two rules cannot be told apart."""
+    from fake_rows import boost_row
+    st = Store("cpu", "boosting")
+    for s, (a, b) in enumerate([(0.741, 0.735), (0.730, 0.738), (0.752, 0.741)]):  # constant ahead on 2 of 3
+        for rule, acc in (("constant", a), ("save_mean_reverse", b), ("zero", 0.70)):
+            for k in (1, 2):
+                st.put(f"{rule}_seed{s}_m{k}", boost_row(s, rule, k, acc if k == 2 else 0.65, 0.9))
+    text = conclusions.conclusion("boosting", "cpu")
+    assert "is not first by mean; paired over 3 seeds, *constant gap m0* leads it by" in text
+    assert "so the two cannot be told apart at this size" in text

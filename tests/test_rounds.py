@@ -77,16 +77,20 @@ def test_plan_missing_lists_the_units_a_resumed_run_trains(runs, one_thread):
 
 
 def test_training_length_runs_on_its_own_seeds_and_defaults_to_the_claim_seeds(runs):
-    """interp declares 5 claim seeds but 3 for the training-length study; a profile without
-    length_seeds follows its claim seeds, also under --set claim_seeds."""
+    """interp declares 5 claim seeds but 3 for the training-length study (all 5 at its own length,
+    whose nets the claims share); a profile without length_seeds follows its claim seeds, also under
+    --set claim_seeds."""
     p = experiments.PROFILES["interp"]
     assert p["claim_seeds"] == p["boost_seeds"] == (0, 1, 2, 3, 4) and p["length_seeds"] == (0, 1, 2)
     smoke = dict(n_train=200, n_test=100, batch_size=25)
     seeds = {u["seed"] for u in rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), **smoke)}
     assert seeds == {0, 1}
-    seeds = {u["seed"] for u in rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), length_seeds=(1,),
-                                            **smoke)}
-    assert seeds == {1}
+    units = rounds.plan("smoke", ["training_length"], claim_seeds=(0, 1), length_seeds=(1,), **smoke)
+    assert {u["seed"] for u in units if u["epochs"] != experiments.PROFILES["smoke"]["epochs"]} == {1}
+    # at the profile's own length the claim seeds join: those nets are claim 1's, trained anyway
+    assert {u["seed"] for u in units if u["epochs"] == experiments.PROFILES["smoke"]["epochs"]} == {0, 1}
+    shared = {u["key"] for u in rounds.plan("smoke", ["gap_sweep", "frozen_last_layer"], claim_seeds=(0, 1), **smoke)}
+    assert {u["key"] for u in units if u["seed"] == 0} <= shared  # nothing new to train for them
 
 
 def test_a_round_sends_the_units_killed_mid_training_first(runs):

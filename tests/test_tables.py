@@ -54,3 +54,17 @@ def test_boosting_tables_name_rules_as_the_legends_do():
     # the code's order (constant, save_mean_reverse, zero), shown by the human names
     assert list(dict.fromkeys(t.index.get_level_values("rule"))) == [fmt.RULE_NAMES[r] for r in
                                                                      ("constant", "save_mean_reverse", "zero")]
+
+
+def test_paired_wide_counts_the_pairs_each_metric_has():
+    """Calibrated NLL exists only for rows with stored logits: its line must count and use those
+    pairs, not every seed (it once read '5 seeds' over 2 pairs, and NaN made its verdict)."""
+    rows = []
+    for s, (a0, a1) in enumerate([(0.60, 0.61), (0.70, 0.72), (0.40, 0.43)]):
+        for label, a in (("0", a0), ("m0", a1)):
+            rows.append(dict(seed=s, gap_label=label, variant="sweep", train_acc=0.9, test_acc=a,
+                             test_cal_nll=None if s == 0 else (1.0 if label == "0" else 0.9 + 0.01 * s)))
+    t = tables.paired_wide(pd.DataFrame(rows), metrics=["test_acc", "test_cal_nll"])
+    assert t.loc["test accuracy", "seeds"] == 3
+    cal = t.loc["NLL after temperature scaling (lower is better)"]
+    assert cal["seeds"] == 2 and cal["verdict"] == "supported"  # -0.09, -0.08: lower on both pairs

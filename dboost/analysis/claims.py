@@ -105,7 +105,7 @@ CLAIMS: tuple[Claim, ...] = (
           secondary=_CLAIM1_SECONDARY,
           poster_value=f"{poster.FROZEN_GAP0 * 100:.1f} % → {poster.FROZEN_GAPM0 * 100:.1f} %; "
                        f"ROC-AUC {poster.AUC_CE} → {poster.AUC_DISCOUNTED}"),
-    Claim("2", "2. the best constant gap lies at ≈ 0.5–1.2 × m0",
+    Claim("2", "2. the best constant gap is ≈ m0 (the poster's figure: best at 0.5–1.2 × m0)",
           "The right gap is the mean margin of a normally trained network: g = m0.",
           f"the most accurate gap of each seed's grid (points every seed ran), in × m0, with its 95 % interval over "
           f"seeds, against the poster's best range {_LO:g}–{_HI:g} at m0 ≈ {poster.M0:g}", False, "gap_sweep",

@@ -13,6 +13,7 @@ from .rows import profiles_with_rows, rows
 
 SMOKE_NOTE = "pipeline check only (synthetic data)"
 N_TOO_SMALL = "inconclusive (n too small)"
+NO_COMMON_GRID = "inconclusive (no common grid)"  # claim 2: the seeds share fewer than 2 gaps > 0
 
 
 def gap_multiple(label: str) -> float:
@@ -136,7 +137,11 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
     edge = bool((best == common.columns.max()).any())
     res = dict(claim=c.id, n=n, grid=[float(x) for x in common.columns], best=[float(b) for b in best],
                seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge, incomplete=incomplete)
-    if n < 2 or (best <= 0).any():
+    if sum(1 for m in common.columns if m > 0) < 2:
+        # the seeds share only gap 0 and m0 (one seed ran the whole grid): "best = m0" would be forced
+        # by the grid, not found -- there is no optimum to locate
+        res.update(centre=float("nan"), lo=float("nan"), hi=float("nan"), verdict=NO_COMMON_GRID)
+    elif n < 2 or (best <= 0).any():
         centre = float(best.iloc[0]) if n else float("nan")
         v = N_TOO_SMALL if n < 2 else ("contradicted" if (best <= 0).all() else "inconclusive")
         res.update(centre=centre, lo=float("nan"), hi=float("nan"), verdict=v)
@@ -155,8 +160,9 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
 
 def _combine(cells: pd.DataFrame) -> dict:
     """A claim's verdict from its cells (a claim over every size / architecture needs every cell):
-    contradicted if any cell is, supported if all are, else inconclusive; the cell shown is the
-    weakest in the claimed direction (the contradicted one where there is one)."""
+    contradicted if any cell is, supported if all are, else inconclusive; the cell shown is the one
+    that decides it, weakest in the claimed direction: a contradicted cell where there is one, else
+    (inconclusive) a cell that is not supported."""
     v = set(cells["verdict"])
     if v == {SMOKE_NOTE}:
         verdict = SMOKE_NOTE
@@ -168,8 +174,16 @@ def _combine(cells: pd.DataFrame) -> dict:
         verdict = N_TOO_SMALL
     else:
         verdict = "inconclusive"
-    pool = cells[cells["verdict"] == "contradicted"] if verdict == "contradicted" else cells[cells["n"] >= 2]
-    pool = pool if not pool.empty else cells
+    # the cell shown is the one that decides the verdict: a contradicted cell, else (inconclusive) the
+    # weakest of the cells that are not supported -- never a supported cell under "inconclusive"
+    decided = cells[cells["n"] >= 2]
+    if verdict == "contradicted":
+        pools = [cells[cells["verdict"] == "contradicted"]]
+    elif verdict == "inconclusive":
+        pools = [decided[decided["verdict"] != "supported"], cells[cells["verdict"] != "supported"]]
+    else:
+        pools = [decided]
+    pool = next((p for p in (*pools, cells) if not p.empty))
     shown = pool.loc[(pool["mean"] * pool["direction"]).idxmin()]
     return dict(verdict=verdict, cell=shown["cell"], n=int(shown["n"]), mean=float(shown["mean"]),
                 lo=float(shown["lo"]), hi=float(shown["hi"]), p=float(shown["p"]), p_adj=float(shown["p_adj"]),
@@ -245,6 +259,8 @@ def answer() -> str:
     by = {c.id: c for c in CLAIMS}
 
     def effect(r) -> str:
+        if by[r["claim"]].kind == "optimum" and r["mean"] != r["mean"]:
+            return f"{r['profile']}: no common gap grid, n={r['n']}"
         if by[r["claim"]].kind == "optimum":
             return f"{r['profile']}: best gap {r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}], n={r['n']}"
         return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, n={r['n']}"

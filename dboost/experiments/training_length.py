@@ -28,10 +28,17 @@ def run(cfg: Config) -> None:
     Does the discounted loss help generalisation, or only under-trained networks?  The lengths
     run from under-fit to (at the interp profile) interpolating; the longest is the profile's own
     length, whose networks are shared with the other experiments.  Seeds outermost, so a partial
-    run already holds complete seeds.
+    run already holds complete seeds.  At the profile's own length the claim seeds join the
+    length seeds: their networks are claim 1's and S1/S2's, already trained, and a comparison read
+    on fewer seeds than the same networks give elsewhere would disagree with it for no reason.
     """
     p = cfg.p
     heads = {h[0]: h for h in p["heads"]}
-    drive(cfg, [pair(f"{slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
-                     build_kw=heads[label][1], train_kw=heads[label][2], epochs=int(e))
-                for s in p["length_seeds"] for e in p["lengths"] for label in p["length_heads"]])
+
+    def task(s, e, label):
+        return pair(f"{slug(label)}_ep{e}", s, labels=dict(head_label=label, length_epochs=int(e)),
+                    build_kw=heads[label][1], train_kw=heads[label][2], epochs=int(e))
+    shared = [e for e in p["lengths"] if int(e) == p["epochs"]]
+    extra = [s for s in p["claim_seeds"] if s not in p["length_seeds"]] if shared else []
+    drive(cfg, [task(s, e, label) for s in p["length_seeds"] for e in p["lengths"] for label in p["length_heads"]]
+          + [task(s, e, label) for s in extra for e in shared for label in p["length_heads"]])

@@ -42,6 +42,9 @@ def _effect_text(r, c) -> str:
         o = r["optimum"]
         per = ", ".join(f"{b:g}" for b in o["best"])
         grid = ", ".join(f"{g:g}" for g in o["grid"])
+        if r["mean"] != r["mean"]:
+            return (f"no optimum to locate: the gaps every seed ran are {grid} × m0 (the whole grid ran on fewer than "
+                    f"2 seeds), n={r['n']}")
         at = f"{r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else f"{r['mean']:.2g} × m0"
         return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per} × m0; grid every seed "
                 f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
@@ -105,8 +108,11 @@ def headline_table() -> pd.DataFrame:
 def _cell_text(r, c) -> str:
     """A headline cell: '+6.4 pt [−2.0, +14.7], n=3: inconclusive'."""
     if c.kind == "optimum":
+        if r["mean"] != r["mean"]:
+            return f"no common grid, n={r['n']}: {r['verdict']}"
         at = f"{r['mean']:.2g} × m0" + (f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else "")
-        return f"best gap {at}, n={r['n']}: {r['verdict']}"
+        edge = " (a seed's best is the grid's top)" if isinstance(r.get("optimum"), dict) and r["optimum"]["edge"] else ""
+        return f"best gap {at}{edge}, n={r['n']}: {r['verdict']}"
     where = f"{r['cell']}: " if r.get("cells", 1) > 1 else ""
     return f"{where}{fmt.estimate(r['mean'], r['lo'], r['hi'])}" + f", n={int(r['n'])}: {r['verdict']}"
 
@@ -123,6 +129,9 @@ def at_a_glance() -> pd.DataFrame:
             continue
         row = {"claim": c.label}
         for _, r in g.iterrows():
+            if c.kind == "optimum" and r["mean"] != r["mean"]:  # no common grid: nothing to locate
+                row[r["profile"]] = f"n={int(r['n'])}: {r['verdict']}"
+                continue
             eff = f"{r['mean']:.2g} × m0" if c.kind == "optimum" else fmt.pt(r["mean"])
             row[r["profile"]] = f"{eff} (n={int(r['n'])}): {r['verdict']}"
         out.append(row)

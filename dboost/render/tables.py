@@ -57,11 +57,14 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
         if m.empty:
             continue
         for k in ("train_acc", *metrics):
-            diff = m[f"{k}_1"] - m[f"{k}_0"]
+            mk = m.dropna(subset=[f"{k}_0", f"{k}_1"])  # a metric some rows lack (calibrated NLL): its own pairs
+            if mk.empty:
+                continue
+            diff = mk[f"{k}_1"] - mk[f"{k}_0"]
             row = {COLUMN_NAMES.get(by, by) or "group": name} if len(groups) > 1 else {}
             row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
-                        "gap 0": fmt.level_pm(m[f"{k}_0"], k), "gap m0": fmt.level_pm(m[f"{k}_1"], k),
-                        "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(m),
+                        "gap 0": fmt.level_pm(mk[f"{k}_0"], k), "gap m0": fmt.level_pm(mk[f"{k}_1"], k),
+                        "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(mk),
                         "verdict": "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
             out.append(row)
     if not out:
