@@ -221,6 +221,17 @@ def _heads_at_gap0(fr: pd.DataFrame):
     return (float(x10["mean"]), int(x10["count"])), (best, float(pool.loc[best, "mean"]), int(pool.loc[best, "count"]))
 
 
+def _handicap(fr: pd.DataFrame) -> str:
+    """"With plain CE the x10 head reaches A (n seeds), while `H` ... reaches B (n seeds)", or ""."""
+    hh = _heads_at_gap0(fr)
+    if not hh:
+        return ""
+    (x10, n10), (name, acc, n) = hh
+    return (f"With plain CE (gap 0) the poster's {term('frozen ×10 head', 'freeze_last x10')} reaches test accuracy "
+            f"{fmt.pct(x10)} ({n10} seeds), while `{name}`, the best other head with as many seeds, reaches "
+            f"{fmt.pct(acc)} ({n} seeds)")
+
+
 def caveats(profile: str | None = None) -> str:
     """Sentences that qualify the verdicts, each computed from the rows shown (``profile`` as in claims_table)."""
     out = []
@@ -235,14 +246,11 @@ def caveats(profile: str | None = None) -> str:
         if rel:
             out.append(rel)
     fr, pfr = load_rows("frozen_last_layer", profile)
-    hh = _heads_at_gap0(fr)
-    if hh:
-        (x10, n10), (name, acc, n) = hh
-        out.append(f"- **Baseline strength.** With plain CE (gap 0) the poster's head `freeze_last x10` reaches test accuracy "
-                   f"{fmt.pct(x10)} ({n10} seeds), while `{name}`, the best other head "
-                   f"with as many seeds, reaches {fmt.pct(acc)} ({n} seeds; `{pfr}` profile). "
-                   "A gain measured against the ×10 frozen head is partly the repair of a handicap that head creates; "
-                   f"claim S1 compares against a {term('strong baseline')} (trainable head, label smoothing 0.1).")
+    handicap = _handicap(fr)
+    if handicap:
+        out.append(f"- **Baseline strength.** {handicap}, at `{pfr}`. A gain measured against the ×10 frozen head is "
+                   "partly the repair of a handicap that head creates; claim S1 compares against a "
+                   f"{term('strong baseline')} (trainable head, label smoothing 0.1).")
     bo, pbo = load_rows("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()
@@ -351,13 +359,11 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
                 lines.append(mw)
     elif experiment == "frozen_last_layer":
         fr, _ = load_rows("frozen_last_layer", prof)
-        hh = _heads_at_gap0(fr)
-        if hh:
-            (x10, n10), (name, acc, n) = hh
-            lines.append(f"**The frozen head's handicap.** At gap 0 the poster's {term('frozen ×10 head', 'freeze_last x10')} "
-                         f"reaches test accuracy {fmt.pct(x10)} ({n10} seeds); the best other head with as many seeds "
-                         f"here, `{name}`, {fmt.pct(acc)} ({n} seeds). Part of what gap m0 gains with the frozen head repairs that handicap, "
-                         f"which is why S1 and S2 test the method against and on top of a {term('strong baseline')}.")
+        handicap = _handicap(fr)
+        if handicap:
+            lines.append(f"**The frozen head's handicap.** {handicap}. Part of what gap m0 gains with the frozen head "
+                         "repairs that handicap, which is why S1 and S2 test the method against and on top of a "
+                         f"{term('strong baseline')}.")
     elif experiment == "boosting":
         bo, _ = load_rows("boosting", prof)
         if not bo.empty:
