@@ -79,7 +79,9 @@ for _e in (Experiment("gap_sweep", "dboost.experiments.gap_sweep", ("1", "2", "2
            Experiment("architectures", "dboost.experiments.architectures", ("4",), seeds=("arch_seeds", "claim_seeds")),
            Experiment("boosting", "dboost.experiments.boosting", ("5-save", "5-zero", "5c"), rows="ensemble",
                       seeds=("boost_seeds",)),
-           Experiment("training_length", "dboost.experiments.training_length", ("T",), seeds=("length_seeds",)),
+           # the claim seeds too: at the profile's own length they join (those nets are the claims')
+           Experiment("training_length", "dboost.experiments.training_length", ("T",),
+                      seeds=("length_seeds", "claim_seeds")),
            Experiment("data_size", "dboost.experiments.data_size", (), seeds=("size_seeds", "resample_seeds"))):
     register(_e)
 # The book's experiments (a toy one registered later, by a test, is in names() but not here).

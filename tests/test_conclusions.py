@@ -68,7 +68,7 @@ def test_claim_2_without_a_common_grid_locates_no_optimum(runs):
     assert o["grid"] == [0.0, 1.0] and o["verdict"] == analysis.verdicts.NO_COMMON_GRID and o["centre"] != o["centre"]
     cell = summary.at_a_glance().set_index("claim").loc[analysis.claim("2").label, "cpu"]
     assert cell == "n=3: inconclusive (no common grid)"
-    assert "Only seed 0 of `cpu` ran the whole gap grid" in _relative()
+    assert "Only seed 0 of `cpu` ran more of the gap grid than gap 0 and m0" in _relative()
 
 
 def test_a_pages_verdict_names_the_other_regimes_verdicts(runs):
@@ -99,3 +99,15 @@ def test_the_best_rule_sentence_reads_the_paired_difference(runs):
     text = conclusions.conclusion("boosting", "cpu")
     assert "is not first by mean; paired over 3 seeds, *constant gap m0* leads it by" in text
     assert "so the two cannot be told apart at this size" in text
+
+
+def test_claim_2_locates_the_optimum_on_the_seeds_that_ran_the_grid(runs):
+    """Two seeds ran the whole grid, a third only gap 0 and m0: the optimum is located on the two
+    (n=2, the third listed as incomplete), not declared impossible for lack of a common grid."""
+    _grid([2, 2])
+    st = Store("cpu", "gap_sweep")
+    st.put("sweep_seed2_gap0", sweep_row(2, "0", 0.0, 0.60))
+    st.put("sweep_seed2_gapm0", sweep_row(2, "m0", 2.0, 0.62))
+    o = analysis.verdicts.optimum("cpu")
+    assert o["n"] == 2 and o["best"] == [2.0, 2.0] and o["incomplete"] == [2] and o["grid"] == [0, 0.5, 1, 2, 4]
+    assert o["centre"] == 2.0

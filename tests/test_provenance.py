@@ -57,3 +57,10 @@ def test_boosting_members_are_counted_once_per_machine():
     assert provenance.members_note(df) == (
         "members trained on x86_64, CPU model not recorded (cpu), torch 2.14.1: 2 networks, 2 commits; "
         "Intel Xeon (x86_64; native bf16: no) (cpu), torch 2.14.1: 1 network, commit ccc")
+    # rows from before member units were recorded: one network per chain position, the first member
+    # shared by several rules once (a NaN unit must not merge every such row into one "nan" network)
+    df = pd.DataFrame(dict(member_unit=[None, float("nan"), None, None], seed=[0, 0, 0, 1],
+                           rule=["zero", "save_mean_reverse", "zero", "zero"], members=[1, 1, 2, 1],
+                           shared_first_member=[True, True, False, True], member_trained_on=[old] * 4))
+    assert provenance.members_note(df) == ("members trained on x86_64, CPU model not recorded (cpu), torch 2.14.1: "
+                                           "3 networks, commit aaa")

@@ -101,7 +101,7 @@ def test_a_round_sends_the_units_killed_mid_training_first(runs):
     from dboost.results import Store
     units = Store("smoke", "units")
     specs = [SimpleNamespace(key=k) for k in ("ua", "ub", "uc", "ud")]
-    units.checkpoints_dir.mkdir(parents=True)
+    units.checkpoints_dir.mkdir(parents=True, exist_ok=True)
     for k in ("uc", "ub"):
         units.checkpoint_path(k).write_bytes(b"")
     assert [s.key for s in rounds.resumed_first(units, specs)] == ["ub", "uc", "ua", "ud"]

@@ -132,6 +132,14 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
     incomplete = [int(s) for s in ran.index[ran < ran.median()]]
     acc = acc[ran >= ran.median()]
     common = acc.dropna(axis=1)  # the multiples every remaining seed ran
+    if (common.columns > 0).sum() < 2:
+        # the seeds share only gap 0 and m0: locate the optimum on the seeds that ran more of the
+        # grid where at least two did (the others are listed as incomplete), else on none
+        wide = acc.notna().sum(axis=1) > 2
+        if wide.sum() >= 2:
+            incomplete += [int(s) for s in acc.index[~wide]]
+            acc = acc[wide]
+            common = acc.dropna(axis=1)
     best = common.idxmax(axis=1)
     n, lo_t, hi_t = len(best), *c.target
     edge = bool((best == common.columns.max()).any())
@@ -262,7 +270,8 @@ def answer() -> str:
         if by[r["claim"]].kind == "optimum" and r["mean"] != r["mean"]:
             return f"{r['profile']}: no common gap grid, n={r['n']}"
         if by[r["claim"]].kind == "optimum":
-            return f"{r['profile']}: best gap {r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}], n={r['n']}"
+            at = f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else " (no interval)"
+            return f"{r['profile']}: best gap {r['mean']:.2g} × m0{at}, n={r['n']}"
         return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, n={r['n']}"
 
     def elsewhere(cid: str, verdict: str) -> str:

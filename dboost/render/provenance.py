@@ -81,14 +81,28 @@ def commits_note(df: pd.DataFrame) -> str:
     return _commit_span(list(order.index))
 
 
+def _member_networks(df: pd.DataFrame) -> list[str]:
+    """Which network each boosting row's last member is: its unit where the row records one, else
+    (rows from before units were recorded) its chain position -- seed, rule, members -- with the
+    first member shared by several rules counted once."""
+    out = []
+    for _, r in df.iterrows():
+        u = r.get("member_unit")
+        if isinstance(u, str) and u:
+            out.append(u)
+        else:
+            shared = bool(r.get("shared_first_member")) and int(r.get("members", 0)) == 1
+            out.append(f"seed {r.get('seed')}, {'first' if shared else r.get('rule')}, member {r.get('members')}")
+    return out
+
+
 def members_note(df: pd.DataFrame) -> str:
     """Where a boosting page's members trained: per machine, how many networks (a member shared by
     several ensembles counted once) and at which commits.  ``member_trained_on`` reads
     "<hardware> (<device>), torch <v>, commit <c>"; rows of older runs name only the CPU's
     architecture (``x86_64``), which is said."""
-    nets: dict[str, dict[str, str]] = {}  # place -> {member unit: its commit}
-    units = df["member_unit"] if "member_unit" in df else pd.Series(range(len(df)), index=df.index)
-    for t, u in zip(df["member_trained_on"], units):
+    nets: dict[str, dict[str, str]] = {}  # place -> {member network: its commit}
+    for t, u in zip(df["member_trained_on"], _member_networks(df)):
         if isinstance(t, str):
             place, _, commit = t.partition(", commit ")
             nets.setdefault(place, {})[str(u)] = commit or "?"
