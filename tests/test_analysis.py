@@ -211,9 +211,9 @@ def test_the_training_length_verdict_quotes_the_summarys_verdicts_of_its_network
     the profile's own length, S2) in the summary, Holm-adjusted.  The page must state those verdicts
     as the summary has them, and claim T must read every seed that trained its networks: at interp
     they are claim 1's, so T and claim 1 agree."""
-    from dboost.render import conclusions
+    from dboost.render import studies
     from dboost.analysis import fmt
-    text = conclusions.training_length_verdict("interp")
+    text = studies.training_length_verdict("interp")
     t = analysis.claim_verdicts("interp").set_index(["claim", "metric"])
     for cid in ("T", "S2"):
         r = t.loc[(cid, "test_acc")]

@@ -93,7 +93,7 @@ def test_no_module_over_400_lines():
 
 
 @pytest.mark.parametrize("mod", ["dboost.render.provenance", "dboost.render.tables", "dboost.render.figures",
-                                 "dboost.render.summary", "dboost.render.conclusions",
+                                 "dboost.render.summary", "dboost.render.conclusions", "dboost.render.studies",
                                  "dboost.analysis", "dboost.config", "dboost.registry", "dboost.recipes",
                                  "dboost.pages"])
 def test_reporting_imports_neither_experiments_nor_torch(mod):
