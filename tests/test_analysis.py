@@ -220,6 +220,9 @@ def test_the_training_length_verdict_quotes_the_summarys_verdicts_of_its_network
         assert f"{fmt.estimate(r['mean'], r['lo'], r['hi'])}, n={int(r['n'])}, **{r['verdict']}**" in text, cid
     one, T = t.loc[("1", "test_acc")], t.loc[("T", "test_acc")]
     assert (T["n"], T["mean"], T["verdict"]) == (one["n"], one["mean"], one["verdict"])
+    # the answer box says so, instead of listing T as a second, independent finding
+    if T["verdict"] in ("supported", "contradicted"):
+        assert f"n={int(T['n'])}, the same pairs as claim 1)" in analysis.answer()
 
 
 def test_an_inconclusive_claim_shows_a_cell_that_is_not_supported():

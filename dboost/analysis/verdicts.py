@@ -280,10 +280,25 @@ def answer() -> str:
         by_v = {v: list(g["profile"]) for v, g in o.groupby("verdict", sort=False)}
         return "".join(f"; {v} at {' and '.join(ps)}" for v, ps in by_v.items())
 
+    # a claim whose comparison is another's on the same networks (T at the profile's own length is
+    # claim 1's pairs) is said to be one, so the answer does not read as two independent findings
+    first_of: dict = {}
+    for _, r in h.iterrows():
+        if by[r["claim"]].kind != "optimum" and int(r["n"]) >= 2:
+            first_of.setdefault((r["profile"], round(float(r["mean"]), 12), int(r["n"]), round(float(r["p"]), 12)),
+                                r["claim"])
+
+    def same_as(r) -> str:
+        if by[r["claim"]].kind == "optimum" or int(r["n"]) < 2:
+            return ""
+        c = first_of.get((r["profile"], round(float(r["mean"]), 12), int(r["n"]), round(float(r["p"]), 12)))
+        return f", the same pairs as claim {by[c].tag}" if c and c != r["claim"] else ""
+
     def listing(verdict: str) -> list[str]:
         parts = []
         for cid, g in h[h["verdict"] == verdict].groupby("claim", sort=False):
-            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) for _, r in g.iterrows())}{elsewhere(cid, verdict)})")
+            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) + same_as(r) for _, r in g.iterrows())}"
+                         f"{elsewhere(cid, verdict)})")
         return parts
 
     sup, con = listing("supported"), listing("contradicted")
