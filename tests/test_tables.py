@@ -68,3 +68,20 @@ def test_paired_wide_counts_the_pairs_each_metric_has():
     assert t.loc["test accuracy", "seeds"] == 3
     cal = t.loc["NLL after temperature scaling (lower is better)"]
     assert cal["seeds"] == 2 and cal["verdict"] == "supported"  # -0.09, -0.08: lower on both pairs
+
+
+def test_the_training_length_figure_labels_each_point_with_its_seeds_and_draws_points():
+    """Lengths can differ in seeds (at interp the claim seeds join at the profile's own length): each
+    point says its n, and the gain is drawn in percentage points as every gain in the book."""
+    import matplotlib
+    matplotlib.use("Agg")
+    from dboost.render import figures
+    rows = [dict(seed=s, head_label="freeze_last x10", length_epochs=e, gap_label=g, train_acc=0.9, train_mean_margin=2.0,
+                 test_auc_proba=0.9,
+                 test_acc=0.6 + (0.02 if g == "m0" else 0) + 0.001 * s)
+            for e, seeds in ((15, range(3)), (150, range(5))) for s in seeds for g in ("0", "m0")]
+    fig = figures.plot_training_length(pd.DataFrame(rows))
+    labels = sorted(t.get_text() for t in fig.axes[0].texts)
+    assert labels == ["15 ep, n=3", "150 ep, n=5"]
+    ys = fig.axes[0].lines[0].get_ydata()
+    assert list(ys) == pytest.approx([2.0, 2.0])  # +0.02 accuracy = +2 points

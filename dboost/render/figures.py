@@ -211,7 +211,7 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
 
 def plot_training_length(df: pd.DataFrame):
     """Left: the gain in test accuracy (mean ± std over seeds) against the train accuracy of the gap-0
-    net, one line per head, each point labelled with its epochs.  Right: test accuracy against
+    net, one line per head, each point labelled with its epochs and paired seeds.  Right: test accuracy against
     epochs for both gaps (bands: ± std over seeds)."""
     import matplotlib.pyplot as plt
     _sns()
@@ -219,11 +219,12 @@ def plot_training_length(df: pd.DataFrame):
     fig, ax = plt.subplots(1, 2, figsize=(13, 4.6))
     for j, (head, g) in enumerate(m.groupby("head_label", sort=False)):
         s = g.groupby("length_epochs").agg(x=("train_acc_0", "mean"), xs=("train_acc_0", "std"),
-                                           y=("gain", "mean"), ys=("gain", "std")).reset_index()
+                                           y=("gain", "mean"), ys=("gain", "std"), n=("gain", "size")).reset_index()
+        s[["y", "ys"]] *= 100  # percentage points, as every gain in the book
         ax[0].errorbar(s["x"], s["y"], xerr=s["xs"].fillna(0), yerr=s["ys"].fillna(0), fmt="o-", capsize=3,
                        color=f"C{j}", label=head)
         for r in s.itertuples():
-            ax[0].annotate(f"{r.length_epochs} ep", (r.x, r.y), textcoords="offset points", xytext=(5, 5), fontsize=8,
+            ax[0].annotate(f"{r.length_epochs} ep, n={r.n}", (r.x, r.y), textcoords="offset points", xytext=(5, 5), fontsize=8,
                            color=f"C{j}")
         for gap, ls in (("0", "--"), ("m0", "-")):
             t = g.groupby("length_epochs")[f"test_acc_{gap}"].agg(["mean", "std"]).reset_index()
@@ -232,7 +233,7 @@ def plot_training_length(df: pd.DataFrame):
                                color=f"C{j}", alpha=0.12)
     ax[0].axhline(0, color="k", lw=1)
     ax[0].set(xlabel="train accuracy of the gap-0 net (un-augmented training set)",
-              ylabel="gain in test accuracy (gap m0 − gap 0)", title="does the gain survive as training fits the data?")
+              ylabel="gain in test accuracy, gap m0 − gap 0 (points)", title="does the gain survive as training fits the data?")
     ax[1].set(xscale="log", xlabel="epochs (log scale)", ylabel="test accuracy", title="test accuracy vs training length")
     lengths = sorted(m["length_epochs"].unique())
     ax[1].set_xticks(lengths, [str(int(e)) for e in lengths])
