@@ -282,16 +282,18 @@ def answer() -> str:
 
     # a claim whose comparison is another's on the same networks (T at the profile's own length is
     # claim 1's pairs) is said to be one, so the answer does not read as two independent findings
+    def pairs_key(r):  # a comparison's identity: profile, mean, n, p (None: no test to compare)
+        if by[r["claim"]].kind == "optimum" or int(r["n"]) < 2:
+            return None
+        return r["profile"], round(float(r["mean"]), 12), int(r["n"]), round(float(r["p"]), 12)
+
     first_of: dict = {}
     for _, r in h.iterrows():
-        if by[r["claim"]].kind != "optimum" and int(r["n"]) >= 2:
-            first_of.setdefault((r["profile"], round(float(r["mean"]), 12), int(r["n"]), round(float(r["p"]), 12)),
-                                r["claim"])
+        if pairs_key(r) is not None:
+            first_of.setdefault(pairs_key(r), r["claim"])
 
     def same_as(r) -> str:
-        if by[r["claim"]].kind == "optimum" or int(r["n"]) < 2:
-            return ""
-        c = first_of.get((r["profile"], round(float(r["mean"]), 12), int(r["n"]), round(float(r["p"]), 12)))
+        c = first_of.get(pairs_key(r))
         return f", the same pairs as claim {by[c].tag}" if c and c != r["claim"] else ""
 
     def listing(verdict: str) -> list[str]:

@@ -10,7 +10,7 @@ from ..analysis import fmt, verdicts
 from .markdown import PM_NOTE, VERDICT_RULE, term
 from .provenance import best_profile, load_rows
 from .summary import claims_table, regime
-from .tables import pm, rule_name, verdict
+from .tables import pm, rule_name
 
 
 def _first_seed_grid(sw):
@@ -186,7 +186,7 @@ def _other_regimes(profile: str) -> dict[str, str]:
 def _rule_gap(last: pd.DataFrame, top: str, other: str) -> str:
     """``top`` against ``other`` at one ensemble size, paired on the seeds both have: the mean
     difference in points, its unadjusted 95 % interval and what that allows one to say."""
-    from ..analysis.stats import paired_test, t_interval
+    from ..analysis.stats import decide, paired_test, t_interval
     a = last[last["rule"] == top].set_index("seed")["test_acc"]
     b = last[last["rule"] == other].set_index("seed")["test_acc"]
     d = (a - b).dropna()
@@ -194,7 +194,7 @@ def _rule_gap(last: pd.DataFrame, top: str, other: str) -> str:
         return f"; with {len(d)} paired seed{'s' * (len(d) != 1)} the two cannot be compared"
     r = paired_test(d.to_numpy(), 0 * d.to_numpy())
     lo, hi = t_interval(r["mean"], r["se"], r["df"], analysis.ALPHA)
-    said = verdict(d)
+    said = decide(lo, hi, 1)  # the page tables' unadjusted rule, on the interval just computed
     lead = "leads it by" if r["mean"] >= 0 else "trails it, paired, by"  # a mean over other seeds than the ranking's
     return (f"; paired over {len(d)} seeds, {_rule(top)} {lead} {fmt.estimate(r['mean'], lo, hi)} (unadjusted 95 % "
             "interval), " + ("so the two cannot be told apart at this size" if said.startswith("inconclusive") else

@@ -49,21 +49,21 @@ def training_length_verdict(profile: str | None = None) -> str:
         end = "; ".join(concl)
         end = end[:1].upper() + end[1:] + ". If the gain survives where the gap-0 net already fits its training " \
             "data, the discounted loss does more than speed up an under-trained network."
-        end += _claim_t_sentence(p)
+        end += _claim_t_sentence(p, set(df["length_epochs"].astype(int)))
     return (f"**Verdict (`{p}` {term('profile')}; {VERDICT_RULE}, unadjusted).** " + text[:1].upper()
             + text[1:] + ". " + end)
 
 
-def _claim_t_sentence(profile: str) -> str:
+def _claim_t_sentence(profile: str, lengths: set[int]) -> str:
     """" Holm-adjusted ...": the summary's verdicts of the same pairs at the profile's own length --
     claim T (the frozen x10 head) and claim S2 (the strong head, whose networks these are) -- so a
-    reader of the page's unadjusted verdicts above sees where the two readings part."""
+    reader of the page's unadjusted verdicts above sees where the two readings part.  ``lengths``: the
+    epochs the study's rows hold (the caller's rows, not read again)."""
     t = analysis.claim_verdicts(profile)
     if t.empty:
         return ""
     from ..config import PROFILES
     own = int(PROFILES[profile]["epochs"]) if profile in PROFILES else None
-    lengths = set(analysis.rows("training_length", profile).get("length_epochs", pd.Series(dtype=int)).astype(int))
     t = t[(t["role"] == "primary") & ((t["claim"] == "T") | ((t["claim"] == "S2") & (own in lengths)))]
     parts = [f"{analysis.claim(r['claim']).label} ({r['cell'] if r['claim'] == 'T' else f'epochs {own}'}): "
              f"{fmt.estimate(r['mean'], r['lo'], r['hi'])}, n={int(r['n'])}, **{r['verdict']}**"
