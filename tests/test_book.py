@@ -84,3 +84,21 @@ def test_every_claim_of_the_landing_page_has_a_summary_row_with_its_number():
     for n in numbers:
         assert claims.str.startswith(f"{n}. ").any() or claims.str.startswith(f"{n}c. ").any(), n
     assert claims.str.contains(r"^(?:S1|S2|T) \(ours\)", regex=True).any()
+
+
+def test_no_notebook_prose_types_a_result():
+    """Every number a reader takes for a result comes from the rows or dboost.poster through code: the
+    notebooks' Markdown cells may name the settings (the 95 % interval level, the 99 % fit threshold)
+    but no accuracy, gain or NLL.  (The data-size intro once typed the poster's +2 points and 91.5 %.)"""
+    import json
+    import re
+    result = re.compile(r"[+−-]?\d+(?:[.,]\d+)?\s*(?:%|pt\b|points?\b|nats\b)")
+    allowed = {"95 %", "99 %"}
+    found = []
+    for nb in sorted((ROOT / "book").rglob("*.ipynb")):
+        if "_build" in nb.parts or "results" in nb.parts:
+            continue
+        for cell in json.loads(nb.read_text())["cells"]:
+            if cell["cell_type"] == "markdown":
+                found += [f"{nb.name}: {m}" for m in result.findall("".join(cell["source"])) if m not in allowed]
+    assert not found, found

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from . import fmt
 from .stats import paired_test, t_interval
 
 POSTER_N = 50_000
@@ -92,6 +93,24 @@ def trend(df: pd.DataFrame, head: str = "freeze_last x10") -> dict | None:
                 slope=float(fit.slope), slope_lo=float(fit.slope - tq * fit.stderr),
                 slope_hi=float(fit.slope + tq * fit.stderr), p=float(fit.pvalue), at_poster=float(at),
                 at_poster_lo=float(at - tq * se_pred), at_poster_hi=float(at + tq * se_pred))
+
+
+def context(poster_gain_pt: float, poster_base: float, profile: str = "interp") -> str:
+    """Why this page exists, in numbers read from the rows: claim 1 at ``profile``'s fixed subset (its
+    size, gap-0 accuracy and paired gain) beside the poster's gain at 50,000 images."""
+    from .rows import rows
+    from .verdicts import claim_verdicts
+    poster = (f"The poster reports {poster_gain_pt:+.1f} pt over its own {100 * poster_base:.1f} % gap-0 net at "
+              f"{POSTER_N:,} images (read off its figure).")
+    d = rows("frozen_last_layer", profile)
+    v = claim_verdicts(profile) if len(d) else pd.DataFrame()
+    c1 = v[(v.claim == "1") & (v.role == "primary")] if len(v) else v
+    if c1.empty or d.n_train.isna().all():
+        return poster + f" Claim 1 has no `{profile}` rows yet to set beside it."
+    r = c1.iloc[0]
+    return (f"At `{profile}` ({int(d.n_train.dropna().iloc[0]):,} training images, one fixed subset), claim 1's gap-0 "
+            f"net reaches {fmt.pct(r.control_mean)} and gap m0 gains {fmt.estimate(r['mean'], r.lo, r.hi)} "
+            f"(Holm-adjusted 95 % interval, n = {int(r.n)} paired seeds: {r.verdict}). " + poster)
 
 
 def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:

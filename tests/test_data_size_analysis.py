@@ -1,0 +1,82 @@
+"""dboost.analysis.data_size, the page's numbers: pairing on (size, head, seed, length), the trend
+line and its extrapolation against statsmodels' OLS, the verdict's words from the trend's sign, and
+the context sentence against the claims table it quotes."""
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from dboost.analysis import data_size as ds
+
+HEAD = "freeze_last x10"
+
+
+def _rows(gains: dict[int, list[float]], train_acc0: float = 1.0, head: str = HEAD) -> pd.DataFrame:
+    """Data-size rows: per size and seed a gap-0 net at 0.6 and a gap-m0 net ``gain`` above it."""
+    out = []
+    for n, gs in gains.items():
+        for seed, g in enumerate(gs):
+            common = dict(size=n, head_label=head, seed=seed, size_epochs=10, train_mean_margin=5.0, test_nll=1.0)
+            out.append(dict(common, gap_label="0", test_acc=0.6, train_acc=train_acc0))
+            out.append(dict(common, gap_label="m0", test_acc=0.6 + g, train_acc=1.0))
+    return pd.DataFrame(out)
+
+
+def test_pairs_match_on_seed_and_drop_an_unpartnered_probe():
+    df = _rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]})
+    probe = dict(size=1000, head_label=HEAD, seed=0, size_epochs=5, gap_label="0", test_acc=0.5, train_acc=0.9,
+                 train_mean_margin=4.0, test_nll=1.0)  # a shorter probe length: no gap-m0 partner
+    pr = ds.pairs(pd.concat([df, pd.DataFrame([probe])], ignore_index=True))
+    assert len(pr) == 4 and set(pr.epochs) == {10}
+    assert pr.set_index(["size", "seed"]).gain.to_dict() == pytest.approx(
+        {(1000, 0): 0.05, (1000, 1): 0.04, (2000, 0): 0.03, (2000, 1): 0.02})
+
+
+def test_trend_and_its_prediction_interval_match_statsmodels_ols():
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(0)
+    sizes = [1000, 2000, 5000, 10000]
+    gains = {n: list(0.08 - 0.02 * math.log10(n / 1000) + rng.normal(0, 0.005, 3)) for n in sizes}
+    t = ds.trend(_rows(gains))
+    x = np.log10(np.repeat(sizes, 3).astype(float))
+    y = 100 * np.concatenate([gains[n] for n in sizes])
+    fit = sm.OLS(y, sm.add_constant(x)).fit()
+    assert t["slope"] == pytest.approx(fit.params[1], rel=1e-10)
+    assert (t["slope_lo"], t["slope_hi"]) == pytest.approx(tuple(fit.conf_int(0.05)[1]), rel=1e-10)
+    pred = fit.get_prediction(np.array([[1.0, math.log10(50_000)]])).summary_frame(alpha=0.05)
+    assert t["at_poster"] == pytest.approx(pred["mean"].iloc[0], rel=1e-10)
+    assert (t["at_poster_lo"], t["at_poster_hi"]) == pytest.approx(
+        (pred["obs_ci_lower"].iloc[0], pred["obs_ci_upper"].iloc[0]), rel=1e-10)
+
+
+def test_verdict_reads_the_trend_sign_and_labels_the_extrapolation():
+    shrink = {1000: [0.08, 0.081, 0.079], 2000: [0.06, 0.061, 0.059], 5000: [0.035, 0.034, 0.036]}
+    text = ds.verdict(_rows(shrink), 2.0)
+    assert "the gain shrinks with data" in text and "*Extrapolation, not a measurement:*" in text
+    flat = {1000: [0.05, 0.03, 0.04], 2000: [0.03, 0.05, 0.04], 5000: [0.04, 0.05, 0.03]}
+    assert "shows no trend we can distinguish from zero" in ds.verdict(_rows(flat), 2.0)
+    two = ds.verdict(_rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]}), 2.0)
+    assert "no trend is fitted yet" in two and "Extrapolation" not in two
+
+
+def test_verdict_names_sizes_whose_gap0_nets_do_not_fit():
+    text = ds.verdict(_rows({1000: [0.05, 0.04]}, train_acc0=0.95), 2.0)
+    assert "2 gap-0 net(s) stay below 99 % train accuracy (sizes [1000])" in text
+
+
+def test_context_quotes_claim_1_from_the_claims_table(monkeypatch):
+    from pathlib import Path
+    from dboost.analysis import fmt
+    from dboost.analysis.verdicts import claim_verdicts
+    monkeypatch.setenv("DBOOST_RUNS", str(Path(__file__).resolve().parents[1] / "runs"))
+    r = claim_verdicts("interp").query("claim == '1' and role == 'primary'").iloc[0]
+    text = ds.context(2.0, 0.915)
+    assert f"reaches {fmt.pct(r.control_mean)} and gap m0 gains {fmt.estimate(r['mean'], r.lo, r.hi)}" in text
+    assert f"n = {int(r.n)} paired seeds: {r.verdict}" in text
+    assert "+2.0 pt over its own 91.5 % gap-0 net at 50,000 images" in text
+
+
+def test_context_without_rows_says_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("DBOOST_RUNS", str(tmp_path))
+    assert "Claim 1 has no `interp` rows yet" in ds.context(2.0, 0.915)
