@@ -13,12 +13,17 @@ from .summary import claims_table, regime
 from .tables import pm, rule_name
 
 
+def _seed_best(g: pd.DataFrame) -> tuple[pd.Series, float]:
+    """One seed's gap grid: its most accurate row and its m0 (NaN if no row records one)."""
+    m0 = float(g["m0"].dropna().iloc[0]) if g["m0"].notna().any() else float("nan")
+    return g.loc[g["test_acc"].idxmax()], m0
+
+
 def _first_seed_grid(sw):
     """The gap grid of the first seed: its rows, the best row by test accuracy, m0, and whether
     that best gap is the largest of the grid (then the optimum may lie beyond it)."""
     s0 = sw[sw["seed"] == sw["seed"].min()]
-    best = s0.loc[s0["test_acc"].idxmax()]
-    m0 = float(s0["m0"].dropna().iloc[0]) if s0["m0"].notna().any() else float("nan")
+    best, m0 = _seed_best(s0)
     return s0, best, m0, bool(best["gap"] >= s0["gap"].max())
 
 
@@ -40,9 +45,7 @@ def _optimum_sentence(sw: pd.DataFrame, profile: str) -> str:
             return ""
         bests = []
         for x in full:
-            g = sweep[sweep["seed"] == x]
-            b = g.loc[g["test_acc"].idxmax()]
-            m0x = float(g["m0"].dropna().iloc[0]) if g["m0"].notna().any() else float("nan")
+            b, m0x = _seed_best(sweep[sweep["seed"] == x])
             bests.append(f"seed {x}: g = {b['gap']:.1f} = {b['gap'] / m0x:.2g} × m0")
         who = f"seed {full[0]}" if len(full) == 1 else "seeds " + ", ".join(map(str, full))
         return (f"- **Relative or absolute gap?** Only {who} of `{profile}` ran more of the gap grid than gap 0 and m0, "
@@ -141,6 +144,7 @@ def _line(r) -> str:
 
 def _min_width_sentence(sw: pd.DataFrame) -> str:
     s0, best, m0, _ = _first_seed_grid(sw)
+    top2 = s0["test_acc"].nlargest(2)  # over the whole grid 'best' was taken from (before s0 drops rows)
     if "min_width" not in s0 or s0["min_width"].isna().all():
         return ""
     s0 = s0.dropna(subset=["min_width"]).sort_values("gap")
@@ -155,7 +159,6 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
     path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {x(lo['gap'])}, {float(hi['min_width']):.3g} at "
             f"the largest gap ({x(hi['gap'])}); at the most accurate gap ({x(best['gap'])}) it is {wb:.3g}")
     same = wb < w0
-    top2 = _first_seed_grid(sw)[0]["test_acc"].nlargest(2)  # over the grid 'best' was taken from
     runner_up = fmt.pt(top2.iloc[0] - top2.iloc[1], sign=False) if len(top2) > 1 else "–"
     return (f"**{term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
             f"grid: {path}. The thesis reports "
