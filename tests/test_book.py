@@ -102,3 +102,19 @@ def test_no_notebook_prose_types_a_result():
             if cell["cell_type"] == "markdown":
                 found += [f"{nb.name}: {m}" for m in result.findall("".join(cell["source"])) if m not in allowed]
     assert not found, found
+
+
+@pytest.mark.slow
+def test_the_own_code_page_runs_on_the_current_api(tmp_path, monkeypatch):
+    """book/own_code.ipynb is the page users copy from, and the book shows its committed outputs
+    without executing it: run it here (a real kernel, papermill, a toy size) so that a renamed or
+    changed function fails a test instead of a reader."""
+    pm = pytest.importorskip("papermill")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    out = tmp_path / "own_code.ipynb"
+    nb = pm.execute_notebook(str(ROOT / "book" / "own_code.ipynb"), str(out), cwd=str(tmp_path), kernel_name="python3",
+                             parameters=dict(n_train=40, n_test=20, epochs=1), progress_bar=False)
+    text = "".join("".join(o.get("text", "")) for c in nb["cells"] for o in c.get("outputs", []))
+    assert "torch.Size([40, 3, 32, 32]) torch.Size([20, 3, 32, 32])" in text  # the parameters reached the page
+    assert "member 2: gaps mean" in text and "ensemble of 2: test accuracy" in text
