@@ -121,7 +121,12 @@ def _recompute(profile):
                 if len(both):
                     cells.append(dict(claim=c.id, key=key, dir=c.direction, t=both.iloc[:, 0].to_numpy(),
                                       c=both.iloc[:, 1].to_numpy()))
-    tested = [x for x in cells if len(x["t"]) >= 2]
+    # a claim declared same_pairs_as another whose pairs are that claim's is one test, counted once
+    for x in cells:
+        other = analysis.claim(x["claim"]).same_pairs_as
+        x["dup"] = next((y for y in cells if y["claim"] == other and len(y["t"]) == len(x["t"])
+                         and np.array_equal(y["t"], x["t"]) and np.array_equal(y["c"], x["c"])), None)
+    tested = [x for x in cells if len(x["t"]) >= 2 and x["dup"] is None]
     ps = [ss.ttest_rel(x["t"], x["c"]).pvalue for x in tested]
     adj = multipletests(ps, method="holm")[1] if tested else []
     for x, p, pa in zip(tested, ps, adj):
@@ -131,6 +136,8 @@ def _recompute(profile):
         if x["dir"] < 0 and x["verdict"] != "inconclusive":
             x["verdict"] = {"supported": "contradicted", "contradicted": "supported"}[x["verdict"]]
     for x in cells:
+        if x["dup"] is not None and "verdict" in x["dup"]:
+            x["verdict"] = x["dup"]["verdict"]
         x.setdefault("verdict", "inconclusive (n too small)")
         x["mean"] = float(np.mean(x["t"] - x["c"]))
     return cells
@@ -155,6 +162,20 @@ def test_every_headline_verdict_recomputes_from_the_rows(profile, repo_runs):
                   else "inconclusive (n too small)" if vs == {"inconclusive (n too small)"} else "inconclusive")
         assert r["verdict"] == expect, (profile, c.id, vs)
         assert any(x["mean"] == pytest.approx(r["mean"], abs=1e-12) for x in ours), (profile, c.id)
+
+
+def test_a_claim_on_another_claims_pairs_is_counted_once_in_the_family(repo_runs):
+    """T at interp's own length is claim 1's networks: it takes claim 1's adjustment, and the family
+    holds one test fewer than the comparisons listed (Holm over the distinct ones, by statsmodels)."""
+    multipletests = pytest.importorskip("statsmodels.stats.multitest").multipletests
+    comp = analysis.comparisons("interp")
+    prim = comp[(comp["role"] == "primary") & (comp["n"] >= 2)]
+    t, one = prim[prim["claim"] == "T"].iloc[0], prim[prim["claim"] == "1"].iloc[0]
+    assert t["same_as"] == "1" and t["seeds"] == one["seeds"]
+    assert (t["lo"], t["hi"], t["p_adj"]) == (one["lo"], one["hi"], one["p_adj"])
+    distinct = prim[prim["same_as"] == ""]
+    assert set(prim["family_size"]) == {len(distinct)} == {len(prim) - 1}
+    assert distinct["p_adj"].to_numpy() == pytest.approx(multipletests(distinct["p"], method="holm")[1], rel=1e-12)
 
 
 def test_claim2_optimum_from_the_rows(repo_runs):
@@ -199,6 +220,8 @@ def test_the_answer_names_every_regime_of_a_claim_it_calls_supported_or_contradi
 
     checked = 0
     for cid, g in h[h["verdict"].isin(["supported", "contradicted"])].groupby("claim"):
+        if cid == "T" and f"{tags[cid]} is this same comparison" in text:
+            continue  # said inside claim 1's item (test below)
         part = parenthesis(f"{tags[cid]} ")
         for prof in h[h["claim"] == cid]["profile"]:
             assert prof in part, (cid, prof, part)
@@ -222,7 +245,27 @@ def test_the_training_length_verdict_quotes_the_summarys_verdicts_of_its_network
     assert (T["n"], T["mean"], T["verdict"]) == (one["n"], one["mean"], one["verdict"])
     # the answer box says so, instead of listing T as a second, independent finding
     if T["verdict"] in ("supported", "contradicted"):
-        assert f"n={int(T['n'])}, the same pairs as claim 1)" in analysis.answer()
+        text = analysis.answer()
+        assert f"n={int(T['n'])}; T (ours) is this same comparison" in text
+        assert "T (ours) (" not in text  # not listed again as an item of its own
+
+
+def test_the_answer_qualifies_a_supported_claim_where_a_declared_caveat_holds(repo_runs):
+    """CAVEATS: a supported claim is qualified in the answer, in the same regime, exactly where the
+    other claim's verdict says so (5 save mean with 5c contradicted; claim 1 with S1 not supported)."""
+    from dboost.analysis import claims, verdicts
+    h = verdicts.headline().set_index(["claim", "profile"])["verdict"]
+    text = verdicts.answer()
+    seen = 0
+    for cid, other, qualifying, words in claims.CAVEATS:
+        for (c, prof), v in h.items():
+            if c != cid or v != "supported" or (other, prof) not in h:
+                continue
+            said = f"but {words} ({verdicts.CLAIMS[[x.id for x in verdicts.CLAIMS].index(other)].tag} " \
+                   f"{h[(other, prof)]} at {prof})"
+            assert (said in text) == (h[(other, prof)] in qualifying), (cid, prof)
+            seen += 1
+    assert seen
 
 
 def test_an_inconclusive_claim_shows_a_cell_that_is_not_supported():

@@ -54,7 +54,8 @@ def _pair(s):
 def test_adaptive_grid_extends_while_the_top_is_best(runs, monkeypatch):
     keys = _adaptive(runs, monkeypatch, lambda k: 0.5 + 0.01 * k, gap_mults=(0.5, 2.0), gap_mult_max=8.0)
     s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.5", "2", "4", "8")}  # doubled to 8, not 16
-    s1 = _pair(1) | {"sweep_seed1_gapm0x4", "sweep_seed1_gapm0x8"}          # best (the top) and its one neighbour
+    # best (the top) and its one neighbour; m0's neighbours 0.5 and 2 (claim 2b's cells)
+    s1 = _pair(1) | {"sweep_seed1_gapm0x4", "sweep_seed1_gapm0x8", "sweep_seed1_gapm0x0.5", "sweep_seed1_gapm0x2"}
     assert keys == s0 | s1
 
 
@@ -62,19 +63,21 @@ def test_adaptive_grid_interior_peak_is_not_extended(runs, monkeypatch):
     keys = _adaptive(runs, monkeypatch, lambda k: 0.9 - 0.01 * abs(k - 2.0), gap_mults=(0.5, 2.0, 4.0),
                      gap_mult_max=64.0)
     s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.5", "2", "4")}
-    s1 = _pair(1) | {"sweep_seed1_gapm0x2", "sweep_seed1_gapm0x4"}  # 1 (= the pair's m0), 2 and 4
+    # 1 (= the pair's m0), 2 and 4 around the best; 0.5 and 2 around m0
+    s1 = _pair(1) | {"sweep_seed1_gapm0x2", "sweep_seed1_gapm0x4", "sweep_seed1_gapm0x0.5"}
     assert keys == s0 | s1
 
 
 @pytest.mark.parametrize("peak,extra", [(0.0, {"sweep_seed1_gapm0x0.25"}),
-                                        (0.25, {"sweep_seed1_gapm0x0.25", "sweep_seed1_gapm0x0.5"})],
+                                        (0.25, {"sweep_seed1_gapm0x0.25"})],
                          ids=["peak_at_gap0", "peak_at_first_multiple"])
 def test_adaptive_grid_peak_at_the_low_end(runs, monkeypatch, peak, extra):
     # the interp profile's grid; gap 0 is the grid's first point, its only neighbour is 0.25
     keys = _adaptive(runs, monkeypatch, lambda k: 0.9 - 0.01 * abs(k - peak), gap_mults=(0.25, 0.5, 2.0, 4.0),
                      gap_mult_max=64.0)
     s0 = _pair(0) | {f"sweep_seed0_gapm0x{k}" for k in ("0.25", "0.5", "2", "4")}
-    assert keys == s0 | _pair(1) | extra
+    # m0's neighbours 0.5 and 2 on every seed (claim 2b's cells), whatever the peak
+    assert keys == s0 | _pair(1) | extra | {"sweep_seed1_gapm0x0.5", "sweep_seed1_gapm0x2"}
 
 
 def test_adaptive_grid_without_gap_mults_is_refused_before_compute(runs):

@@ -118,3 +118,27 @@ def test_number_formats_are_percent_points_and_nats():
     assert fmt.estimate(0.064, 0.003, 0.039) == "+6.4 pt [+0.3, +3.9]"
     assert fmt.estimate(1.103, 0.874, 1.331, "test_nll") == "+1.103 nats [+0.874, +1.331]"
     assert fmt.estimate(0.064, float("nan"), float("nan")) == "+6.4 pt"
+
+
+def test_an_inconclusive_verdict_shows_its_unadjusted_interval_when_that_excludes_0(runs):
+    """Both cells of claim 5 gain on every seed (p ≈ 0.04 each, unadjusted interval above 0), but Holm
+    over the family of 2 leaves them inconclusive: the table says so, with scipy's interval."""
+    from scipy import stats as ss
+    st = Store("cpu", "boosting")
+    d = (0.020, 0.013, 0.027)
+    for s in range(3):
+        for m in (1, 2, 3):
+            base = 0.60 + 0.01 * m + 0.05 * s
+            st.put(f"zero_seed{s}_m{m}", boost_row(s, "zero", m, base, 0.90))
+            st.put(f"save_mean_reverse_seed{s}_m{m}",
+                   boost_row(s, "save_mean_reverse", m, base + (d[s] if m > 1 else 0.0), 0.90))
+    r = _claim(summary.claims_table("cpu"), analysis.claim("5-save").label)
+    assert r["verdict"] == "inconclusive"
+    lo, hi = ss.t.interval(0.95, 2, loc=np.mean(d), scale=ss.sem(d))
+    assert f"unadjusted 95 % interval [+{100 * lo:.1f}, +{100 * hi:.1f}] excludes 0 for the claim" in r["ours"]
+    # a supported verdict needs no such note
+    st2 = Store("cpu", "gap_sweep")
+    for s, (a0, a1) in enumerate([(0.60, 0.620), (0.70, 0.721), (0.40, 0.419)]):
+        st2.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, a0))
+        st2.put(f"sweep_seed{s}_gapm0", sweep_row(s, "m0", 2.0, a1))
+    assert "unadjusted" not in _claim(summary.claims_table("cpu"), analysis.claim("1").label)["ours"]

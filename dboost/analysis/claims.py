@@ -60,6 +60,7 @@ class Claim:
     cells: str = "all"
     target: tuple[float, float] | None = None  # kind "optimum": the poster's range, × m0
     poster_value: str = ""        # the poster's number(s) for this claim
+    same_pairs_as: str | None = None  # a claim whose comparison this one can coincide with (then counted once)
 
     @property
     def tag(self) -> str:
@@ -159,7 +160,20 @@ CLAIMS: tuple[Claim, ...] = (
           "test accuracy, frozen ×10 head at the longest length run: gap m0 − gap 0, paired on seed", True,
           "training_length", treatment=arm(head_label=FROZEN, gap_label="m0"),
           control=(arm(head_label=FROZEN, gap_label="0"),), cells_by="length_epochs", cells="largest",
-          poster_value="not asked by the authors"),
+          poster_value="not asked by the authors", same_pairs_as="1"),
+)
+
+
+# What qualifies a supported claim in the same regime, for the landing page's answer: (claim, the
+# other claim, that one's verdicts that qualify it, what it means).  Declared here, beside the claims,
+# so the answer says it wherever the rows say it -- and nowhere they do not.
+CAVEATS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
+    ("1", "S1", ("inconclusive", "contradicted"),
+     "the frozen head with gap m0 is not shown to beat a trainable label-smoothing head trained without a gap"),
+    ("3-ours", "3", ("inconclusive", "contradicted"),
+     "the poster's own claim 3, that the frozen head with gap m0 beats a trainable one with gap m0, is not supported"),
+    ("5-save", "5c", ("contradicted",), "at some size a constant-gap ensemble beats it"),
+    ("5-zero", "5c", ("contradicted",), "at some size a constant-gap ensemble beats save mean; reverse margin"),
 )
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pandas as pd
 
 from . import fmt, stats
-from .claims import CLAIMS, Claim
+from .claims import CAVEATS, CLAIMS, Claim
 from .rows import profiles_with_rows, rows
+
+_BY_ID = {c.id: c for c in CLAIMS}
 
 SMOKE_NOTE = "pipeline check only (synthetic data)"
 N_TOO_SMALL = "inconclusive (n too small)"
@@ -102,14 +104,35 @@ def comparisons(profile: str) -> pd.DataFrame:
     if t.empty:
         return t
     t["p_adj"], t["gamma"], t["lo"], t["hi"], t["verdict"] = np.nan, np.nan, np.nan, np.nan, N_TOO_SMALL
-    for fam, g in t[t["n"] >= 2].groupby("family"):
+    # the unadjusted 95 % interval beside the adjusted one: a reader sees what the correction changed
+    t["lo_raw"], t["hi_raw"] = np.nan, np.nan
+    for i, r in t[t["n"] >= 2].iterrows():
+        t.loc[i, ["lo_raw", "hi_raw"]] = stats.t_interval(r["mean"], r["se"], int(r["df"]), stats.ALPHA)
+    # A claim declared as possibly the same comparison as another (T at the profile's own length is
+    # claim 1's networks): where its pairs are that claim's (same metric, seeds and values), it is one
+    # hypothesis tested once -- it takes that one's adjustment and does not count again in the family
+    # (counting it twice would only make Holm stricter).
+    key = lambda r: (r["metric"], r["seeds"], round(r["mean"], 12), round(r["se"], 12),  # noqa: E731
+                     round(r["treatment_mean"], 12))
+    t["same_as"] = ""
+    first: dict = {}
+    for i, r in t[t["n"] >= 2].iterrows():
+        other = _BY_ID[r["claim"]].same_pairs_as
+        match = t[(t["claim"] == other) & (t["role"] == r["role"]) & (t["n"] >= 2)] if other else t.iloc[:0]
+        hit = next((j for j, o in match.iterrows() if key(o) == key(r)), None)
+        if hit is not None:
+            t.loc[i, "same_as"], first[i] = other, hit
+    distinct = t[(t["n"] >= 2) & (t["same_as"] == "")]
+    for fam, g in distinct.groupby("family"):
         adj = stats.holm(g["p"].to_numpy())
         for (i, r), pa in zip(g.iterrows(), adj):
             gamma = stats.adjusted_gamma(r["p"], pa)
             lo, hi = stats.t_interval(r["mean"], r["se"], int(r["df"]), gamma)
             t.loc[i, ["p_adj", "gamma", "lo", "hi"]] = pa, gamma, lo, hi
             t.loc[i, "verdict"] = stats.decide(lo, hi, int(r["direction"]))
-    t["family_size"] = t.groupby("family")["n"].transform(lambda n: int((n >= 2).sum()))
+    for i in t.index[t["same_as"] != ""]:
+        t.loc[i, ["p_adj", "gamma", "lo", "hi", "verdict"]] = t.loc[first[i], ["p_adj", "gamma", "lo", "hi", "verdict"]]
+    t["family_size"] = t["family"].map(distinct.groupby("family").size()).fillna(0).astype(int)
     if profile == "smoke":
         t["verdict"] = SMOKE_NOTE
     return t
@@ -195,6 +218,8 @@ def _combine(cells: pd.DataFrame) -> dict:
     shown = pool.loc[(pool["mean"] * pool["direction"]).idxmin()]
     return dict(verdict=verdict, cell=shown["cell"], n=int(shown["n"]), mean=float(shown["mean"]),
                 lo=float(shown["lo"]), hi=float(shown["hi"]), p=float(shown["p"]), p_adj=float(shown["p_adj"]),
+                lo_raw=float(shown.get("lo_raw", np.nan)), hi_raw=float(shown.get("hi_raw", np.nan)),
+                direction=int(shown["direction"]),
                 treatment_mean=float(shown["treatment_mean"]), control_mean=float(shown["control_mean"]),
                 cells=len(cells), cells_supported=int((cells["verdict"] == "supported").sum()),
                 family_size=int(shown["family_size"]))
@@ -292,29 +317,53 @@ def answer() -> str:
         if pairs_key(r) is not None:
             first_of.setdefault(pairs_key(r), r["claim"])
 
-    def same_as(r) -> str:
+    def is_repeat(r) -> bool:  # its pairs are an earlier claim's: said with that one, not listed again
         c = first_of.get(pairs_key(r))
-        return f", the same pairs as claim {by[c].tag}" if c and c != r["claim"] else ""
+        return bool(c) and c != r["claim"]
+
+    def also(r) -> str:
+        tags = [by[o["claim"]].tag for _, o in h.iterrows() if pairs_key(o) is not None and
+                pairs_key(o) == pairs_key(r) and o["claim"] != r["claim"]]
+        return "".join(f"; {t} is this same comparison" for t in tags)
+
+    def caveat(r) -> str:
+        """What qualifies a supported verdict in the same regime (CAVEATS): the poster's gain is not the whole story."""
+        out = []
+        for cid, other, verdicts_, text in CAVEATS:
+            o = h[(h["claim"] == other) & (h["profile"] == r["profile"])]
+            if cid == r["claim"] and r["verdict"] == "supported" and len(o) and o.iloc[0]["verdict"] in verdicts_:
+                out.append(f"; but {text} ({by[other].tag} {o.iloc[0]['verdict']} at {r['profile']})")
+        return "".join(out)
 
     def listing(verdict: str) -> list[str]:
         parts = []
         for cid, g in h[h["verdict"] == verdict].groupby("claim", sort=False):
-            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) + same_as(r) for _, r in g.iterrows())}"
+            g = g[[not is_repeat(r) for _, r in g.iterrows()]]
+            if g.empty:
+                continue
+            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) + also(r) + caveat(r) for _, r in g.iterrows())}"
                          f"{elsewhere(cid, verdict)})")
         return parts
 
     sup, con = listing("supported"), listing("contradicted")
-    undecided = h[~h["verdict"].isin(["supported", "contradicted"])]
-    ns = sorted(set(int(n) for n in h["n"]))
+    counted = h[[not is_repeat(r) for _, r in h.iterrows()]]
+    undecided = counted[~counted["verdict"].isin(["supported", "contradicted"])]
+    single = undecided[undecided["n"] < 2]
+    tested = undecided[undecided["n"] >= 2]
     s1 = ("Supported after Holm's adjustment (claim: regime, effect in test accuracy, adjusted interval, paired "
           "seeds): " + ", ".join(sup) + ".") if sup else \
         "No claim is supported after Holm's adjustment in any regime."
     s2 = ("Contradicted (the adjusted interval excludes 0 on the other side): " + ", ".join(con) + ".") if con else \
         "No claim is contradicted."
-    und = list(dict.fromkeys(by[c].tag for c in undecided["claim"]))
+    ns = sorted(set(int(n) for n in tested["n"]))
+    und = list(dict.fromkeys(by[c].tag for c in tested["claim"]))
     dis = [by[cid].tag for cid, g in h.groupby("claim", sort=False)
            if {"supported", "contradicted"} <= set(g["verdict"])]
     s3 = (f"Undecided with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
-          f"{len(undecided)} claim–regime cells (claims {', '.join(und)})" if len(undecided) else "Nothing is undecided")
+          f"{len(tested)} claim–regime cells (claims {', '.join(und)})" if len(tested) else "Nothing tested is undecided")
+    if len(single):
+        s3 += (f"; {len(single)} more cell{'s' * (len(single) > 1)} ha{'ve' if len(single) > 1 else 's'} one seed, "
+               f"so no test (claims {', '.join(dict.fromkeys(by[c].tag for c in single['claim']))} at "
+               f"{', '.join(dict.fromkeys(single['profile']))})")
     s3 += (f"; the regimes disagree on claim{'s' * (len(dis) > 1)} {', '.join(dis)}." if dis else ".")
     return " ".join((s1, s2, s3))

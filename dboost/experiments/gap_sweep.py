@@ -15,8 +15,9 @@ def run(cfg: Config) -> None:
     grid "full": every point of gap_mults (or gap_abs) on every seed of ``seeds``.
     grid "adaptive": the grid on the first seed; while its best point (test accuracy) is the top
     of the grid, the top is doubled (up to gap_mult_max), so the optimum ends up bracketed on both
-    sides (gap 0 is always the lower end); then the best point and its two neighbours are trained
-    on every claim seed, so the book can give the optimum's position relative to m0 with a spread.
+    sides (gap 0 is always the lower end); then the best point and its two neighbours, and m0's two
+    neighbours, are trained on every claim seed, so the book can give the optimum's position
+    relative to m0 with a spread, and claim 2b (m0 against each neighbour) has every seed.
     """
     p = cfg.p
     mw = dict(min_width_n=p["min_width_n"])
@@ -61,5 +62,9 @@ def _adaptive_grid(p, mw: dict):
         mults.append(2 * mults[-1])
         rows[mults[-1]], = yield [_point(s0, mults[-1], base, mw)]
     i = mults.index(best())
+    # on every claim seed: the best point and its two neighbours (claim 2 locates the optimum on them),
+    # and m0's two neighbours (claim 2b compares m0 with each, so each needs every seed too)
+    j = mults.index(1.0)
+    ks = sorted({*mults[max(i - 1, 0): i + 2], *mults[max(j - 1, 0): j + 2]})
     bases = yield [gap0("sweep", s, **mw) for s in p["claim_seeds"]]
-    yield [_point(s, k, b, mw) for s, b in zip(p["claim_seeds"], bases) for k in mults[max(i - 1, 0): i + 2]]
+    yield [_point(s, k, b, mw) for s, b in zip(p["claim_seeds"], bases) for k in ks]

@@ -56,13 +56,25 @@ def _effect_text(r, c) -> str:
     diff = f"{arms}{fmt.pt(r['mean'], m)}"
     if r["n"] >= 2:
         diff = f"{arms}{fmt.estimate(r['mean'], r['lo'], r['hi'], m)} (p = {r['p']:.2g}, Holm p = {r['p_adj']:.2g} of {int(r['family_size'])})"
-    diff += f", n={int(r['n'])}"
+    diff += f", n={int(r['n'])}" + _unadjusted_note(r)
     if r.get("cells", 1) > 1:
         diff = (f"weakest of {int(r['cells'])} cells, {r['cell']}: {diff}; {int(r['cells_supported'])} of {int(r['cells'])} "
                 "supported")
     elif r.get("cell"):
         diff = f"{r['cell']}: {diff}"
     return diff
+
+
+def _unadjusted_note(r) -> str:
+    """For an inconclusive verdict whose *unadjusted* 95 % interval excludes 0: that interval and the
+    side it is on, so a reader sees that the correction for the family, not the data's direction,
+    leaves it undecided."""
+    lo, hi = r.get("lo_raw", float("nan")), r.get("hi_raw", float("nan"))
+    if r["verdict"] != "inconclusive" or not (lo == lo and hi == hi) or lo <= 0 <= hi:
+        return ""
+    side = "for" if (lo > 0) == (r.get("direction", 1) > 0) else "against"
+    return (f"; unadjusted 95 % interval {fmt.interval(lo, hi, r['metric'])} excludes 0 {side} the claim: it is "
+            "Holm's correction over the family that makes this comparison inconclusive")
 
 
 def claims_table(profile: str) -> pd.DataFrame:
