@@ -36,11 +36,11 @@ def test_paired_wide_reads_across_and_pairs_on_seed():
     # levels in percent, differences in points, NLL in nats (means and ddof=1 stds worked out by hand)
     nb = lambda t: t.replace("_", "\u00a0")  # noqa: E731
     assert acc["gap 0"] == nb("56.7 ±_15.3_%") and acc["gap m0"] == nb("58.7 ±_14.6_%")
-    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc["verdict"] == "inconclusive" and acc["seeds"] == 3
+    assert acc["gap m0 − gap 0"] == nb("+2.0 ±_1.0_pt") and acc[tables.ROW_VERDICT] == "inconclusive" and acc["seeds"] == 3
     nll = t.loc["NLL (lower is better)"]
     assert nll["gap 0"] == nb("1.000 ±_0.000_nats") and nll["gap m0 − gap 0"] == nb("+0.500 ±_0.000_nats")
-    assert t.loc["NLL (lower is better)", "verdict"] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
-    assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", "verdict"]
+    assert t.loc["NLL (lower is better)", tables.ROW_VERDICT] == "contradicted"  # +0.5 on every seed: sd 0, p = 0 (the rule)
+    assert list(t.columns) == ["gap 0", "gap m0", "gap m0 − gap 0", "seeds", tables.ROW_VERDICT]
 
 
 def test_boosting_tables_name_rules_as_the_legends_do():
@@ -67,7 +67,7 @@ def test_paired_wide_counts_the_pairs_each_metric_has():
     t = tables.paired_wide(pd.DataFrame(rows), metrics=["test_acc", "test_cal_nll"])
     assert t.loc["test accuracy", "seeds"] == 3
     cal = t.loc["NLL after temperature scaling (lower is better)"]
-    assert cal["seeds"] == 2 and cal["verdict"] == "supported"  # -0.09, -0.08: lower on both pairs
+    assert cal["seeds"] == 2 and cal[tables.ROW_VERDICT] == "supported"  # -0.09, -0.08: lower on both pairs
 
 
 def test_the_training_length_figure_labels_each_point_with_its_seeds_and_draws_points():

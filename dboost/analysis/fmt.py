@@ -12,6 +12,12 @@ METRIC_NAMES = {  # column -> label; the claims' metrics first
 }
 LOWER_IS_BETTER = frozenset({"test_nll", "test_ece", "test_brier", "test_cal_nll", "test_cal_ece"})
 NOT_A_PROPORTION = frozenset({"test_nll", "test_cal_nll"})
+# ROC-AUC sits near 100 % and moves by tenths of a point: two decimals, or every level reads "99.0 %"
+TWO_DECIMALS = frozenset({"test_auc_proba", "test_auc_logits", "test_auc_log_proba"})
+
+
+def _d(metric: str) -> int:
+    return 2 if metric in TWO_DECIMALS else 1
 
 # Human names of the boosting rules, for text and legends (the code's names stay in tables' code cells).
 RULE_NAMES = {
@@ -35,7 +41,7 @@ def pt(x: float, metric: str = "test_acc", sign: bool = True) -> str:
     if metric in NOT_A_PROPORTION:
         s = f"{x:+.3f} nats" if sign else f"{x:.3f} nats"
     else:
-        s = f"{100 * x:+.1f} pt" if sign else f"{100 * x:.1f} pt"
+        s = f"{100 * x:+.{_d(metric)}f} pt" if sign else f"{100 * x:.{_d(metric)}f} pt"
     return s.replace("-", "−")
 
 
@@ -58,7 +64,9 @@ def level(x: float, metric: str = "test_acc") -> str:
     with 3 decimals ('0.912 nats')."""
     if x is None or x != x:
         return "–"
-    return f"{x:.3f} nats" if metric in NOT_A_PROPORTION else pct(x)
+    if metric in NOT_A_PROPORTION:
+        return f"{x:.3f} nats"
+    return f"{100 * x:.{_d(metric)}f} %"
 
 
 def _spread(values) -> tuple[float, float, int]:
@@ -93,7 +101,7 @@ def level_pm(values, metric: str = "test_acc") -> str:
         return _glue(level(m, metric))
     if metric in NOT_A_PROPORTION:
         return _glue(f"{m:.3f} ± {s:.3f} nats")
-    return _glue(f"{100 * m:.1f} ± {100 * s:.1f} %")
+    return _glue(f"{100 * m:.{_d(metric)}f} ± {100 * s:.{_d(metric)}f} %")
 
 
 def diff_pm(values, metric: str = "test_acc") -> str:
@@ -106,5 +114,5 @@ def diff_pm(values, metric: str = "test_acc") -> str:
         return _glue(pt(m, metric))
     a = pt(m, metric)
     num, unit = a.rsplit(" ", 1)
-    spread = f"{s:.3f}" if metric in NOT_A_PROPORTION else f"{100 * s:.1f}"
+    spread = f"{s:.3f}" if metric in NOT_A_PROPORTION else f"{100 * s:.{_d(metric)}f}"
     return _glue(f"{num} ± {spread} {unit}")

@@ -156,14 +156,19 @@ def _min_width_sentence(sw: pd.DataFrame) -> str:
     hi = s0.iloc[-1]
     t0, t50, t1000 = poster.MIN_WIDTH[0], poster.MIN_WIDTH[50], poster.MIN_WIDTH[1000]
     x = lambda g: f"{g / m0:.3g} × m0" if m0 == m0 and m0 > 0 else f"g = {g:.3g}"
-    path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {x(lo['gap'])}, {float(hi['min_width']):.3g} at "
+    at_lo = "gap 0 itself" if lo["gap_label"] == "0" else x(lo["gap"])
+    path = (f"{w0:.3g} at gap 0, smallest ({float(lo['min_width']):.3g}) at {at_lo}, {float(hi['min_width']):.3g} at "
             f"the largest gap ({x(hi['gap'])}); at the most accurate gap ({x(best['gap'])}) it is {wb:.3g}")
     same = wb < w0
+    rest = s0[s0["gap_label"] != "0"]
+    wider, narrower = list(rest.loc[rest["min_width"] < w0, "gap"]), list(rest.loc[rest["min_width"] >= w0, "gap"])
     runner_up = fmt.pt(top2.iloc[0] - top2.iloc[1], sign=False) if len(top2) > 1 else "–"
     return (f"**{term('Minimum width', 'minimum width')}** (thesis eq. 5; smaller = wider minimum), first seed's "
             f"grid: {path}. The thesis reports "
-            f"{t0:g} at g = 0, {t50:g} at g = 50 and {t1000:g} at g = 1000: a *wider* minimum at its best gap and a "
-            "much narrower one at a huge gap. "
+            f"{t0:g} at g = 0, {t50:g} at g = 50 and {t1000:g} at g = 1000: a *wider* minimum at g = 50, near its best "
+            f"gap ({poster.BEST_GAP_THESIS:g}), and a much narrower one at a huge gap. "
+            + (f"On our grid the minimum is wider than at gap 0 at {', '.join(x(g) for g in wider)} and narrower at "
+               f"{', '.join(x(g) for g in narrower) or 'no gap'}. " if wider else "")
             + ("On this one seed ours goes the same way at its most accurate gap (no interval). " if same else
                "The rise at large gaps we see too, but at this seed's most accurate gap the minimum is *narrower* than "
                f"at gap 0. That is one seed, whose two most accurate gaps are {runner_up} apart in test accuracy, so it "

@@ -36,7 +36,8 @@ def training_length_verdict(profile: str | None = None) -> str:
             continue
         gf = g[g["length_epochs"].isin(fitting)]
         vs = {int(e): verdict(ge["gain"]) for e, ge in gf.groupby("length_epochs")}
-        how = ("the gain survives interpolation (its unadjusted 95 % interval excludes 0)" if set(vs.values()) == {"supported"}
+        at = "at the one length that interpolates" if len(vs) == 1 else f"at each of the {len(vs)} lengths that interpolate"
+        how = (f"{at} the gain's unadjusted 95 % interval excludes 0" if set(vs.values()) == {"supported"}
                else "the gain reverses at interpolation" if set(vs.values()) == {"contradicted"}
                else "at interpolation the verdicts are mixed")
         concl.append(f"with the `{head}` head every gap-0 net fits its training set at "
@@ -108,8 +109,11 @@ def calibration_verdict(profile: str = "interp") -> str:
             lo, hi = t_interval(r["mean"], r["se"], r["df"], 0.05)
             parts.append(f"{label} {fmt.estimate(r['mean'], lo, hi, 'test_nll')}")
             if col == "test_cal_nll":
-                word = ("the harm survives calibration" if lo > 0 else "calibration turns it into a gain" if hi < 0
-                        else "after calibration the difference cannot be told from zero")
+                few = len(b) < 3  # an interval from 1 degree of freedom: a direction, not a finding
+                word = (("the harm survives calibration" if lo > 0 else "calibration turns it into a gain" if hi < 0
+                         else "after calibration the difference cannot be told from zero")
+                        + (" (2 seeds: a direction to check with more seeds, not a finding)" if few and (lo > 0 or hi < 0)
+                           else ""))
         out.append(f"{name}, n = {len(b)} paired seeds, unadjusted 95 % intervals: " + "; ".join(parts)
                    + f" (gap m0 − gap 0): on these seeds {word}.")
     if not out:

@@ -90,7 +90,8 @@ def claims_table(profile: str) -> pd.DataFrame:
         for _, r in mine.iterrows():
             name = c.label if r["role"] == "primary" else f"{c.label} — {fmt.METRIC_NAMES.get(r['metric'], r['metric'])}" \
                 + (" (lower is better)" if r["metric"] in fmt.LOWER_IS_BETTER else "") + ", secondary"
-            out.append(dict(claim=name, poster=c.poster_value if r["role"] == "primary" else "",
+            out.append(dict(claim=name, poster=c.poster_value if r["role"] == "primary" else
+                            dict(c.poster_secondary).get(r["metric"], ""),
                             ours=_effect_text(r, c), verdict=r["verdict"]))
     return pd.DataFrame(out)
 

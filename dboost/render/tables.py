@@ -12,6 +12,10 @@ from .markdown import term
 
 METRICS = fmt.METRIC_NAMES  # column -> label; the claims' metrics first
 HIGHER_IS_BETTER = {m: False for m in fmt.LOWER_IS_BETTER}
+# A page table's verdict column: each row alone, unadjusted -- the summary's verdicts are Holm-adjusted
+# over the family and can differ, which the column's name says where it is read.
+ROW_VERDICT = "verdict (this row, unadjusted)"
+
 # What the tables call the rows' columns (the glossary page defines each).
 COLUMN_NAMES = {
     "gap_label": "gap", "gap": "g (logits)", "gap_mult": "g / m0", "train_acc": "train acc",
@@ -65,7 +69,7 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
             row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
                         "gap 0": fmt.level_pm(mk[f"{k}_0"], k), "gap m0": fmt.level_pm(mk[f"{k}_1"], k),
                         "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(mk),
-                        "verdict": "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
+                        ROW_VERDICT: "" if k == "train_acc" else verdict(diff, HIGHER_IS_BETTER.get(k, True))})
             out.append(row)
     if not out:
         return pd.DataFrame()
@@ -81,6 +85,48 @@ def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
     parts = [f"{name}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
     what = f"{term('m0')} (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
     return f"{what}: " + "; ".join(parts) + "." if len(parts) > 1 else f"{what}: {parts[0].split(': ', 1)[1]}."
+
+
+def logged_m0_note(df: pd.DataFrame) -> str:
+    """The gap-0 nets' mean margin as the authors' code logs it, beside the true m0 of the same nets,
+    and what the poster's best range would be in × m0 if its m0 ≈ 29 were of that kind."""
+    g0 = df[df["gap_label"] == "0"]
+    if "logged_mean_margin" not in g0:
+        return "The rows of this profile do not record the logged-style mean margin."
+    g0 = g0.dropna(subset=["logged_mean_margin", "train_mean_margin"])
+    if g0.empty:
+        return "The rows of this profile do not record the logged-style mean margin."
+    ratio = float((g0["logged_mean_margin"] / g0["train_mean_margin"]).mean())
+    lo, hi = poster.BEST_GAP_RANGE
+    true_m0 = poster.M0 / ratio
+    return (f"The {term('logged-style', 'logged-style mean margin')} m0 of the gap-0 nets (the mean margin as the "
+            f"authors' code logs it: train mode, augmented inputs, true class masked by −1) is "
+            f"{pm(g0['logged_mean_margin'], 2)} against the true m0 {pm(g0['train_mean_margin'], 2)} of the same "
+            f"nets ({len(g0)} seed{'s' * (len(g0) != 1)}): it reads {ratio:.2f} × the true value. If the poster's "
+            f"m0 ≈ {poster.M0:g} were logged-style, its true m0 would be ≈ {true_m0:.0f} and its best range "
+            f"{lo:g}–{hi:g} would be {lo / true_m0:.2f}–{hi / true_m0:.2f} × m0 instead of "
+            f"{lo / poster.M0:.2f}–{hi / poster.M0:.2f} (one ratio, from this profile's nets, carried to the poster's: "
+            "a what-if, not a measurement).")
+
+
+def margin_floor_note(df: pd.DataFrame) -> str:
+    """Theorem 1 against the rows: the smallest training margin of the gap-m0 nets that fit their
+    training set (train accuracy ≥ 99 %) beside their gap; the theorem's floor holds for the problem
+    with the gap subtracted, and a page whose nets do not fit says nothing."""
+    m = df[df["gap_label"] == "m0"]
+    if "train_margin_min" not in m or m["train_margin_min"].isna().all():
+        return ""
+    m = m.dropna(subset=["train_margin_min"])
+    m = m[m["train_acc"] >= 0.99]  # the theorem speaks of nets that fit their training set
+    if m.empty:
+        return ""
+    below = int((m["train_margin_min"] < m["gap"]).sum())
+    return (f"**Margins against the gap (Theorem 1).** The gap-m0 nets that fit their training set "
+            f"({len(m)} seed{'s' * (len(m) != 1)}) reach "
+            f"train accuracy {fmt.level_pm(m['train_acc'])}; their smallest training margin is "
+            f"{pm(m['train_margin_min'], 2)} against a gap of {pm(m['gap'], 2)}, below the gap on {below} of {len(m)}. "
+            "Theorem 1's floor m ≥ g holds once every sample is classified correctly with the gap subtracted, a "
+            "stronger condition than full train accuracy.")
 
 
 def grid_table(sweep: pd.DataFrame) -> pd.DataFrame:
@@ -156,7 +202,7 @@ def boosting_vs_plain(df: pd.DataFrame, rules=("save_mean_reverse", "zero_mean_r
             out.append({"rule": rule_name(r), "members": k, "seeds": len(g), f"{name}: rule": fmt.level_pm(g[metric], metric),
                         f"{name}: {ctrl}": fmt.level_pm(g[f"{metric}_plain"], metric),
                         "rule − control": fmt.diff_pm(diff, metric),
-                        "verdict": "— (the same first network)" if same else
+                        ROW_VERDICT: "— (the same first network)" if same else
                         verdict(diff, HIGHER_IS_BETTER.get(metric, True))})
     return pd.DataFrame(out).set_index(["rule", "members"]) if out else pd.DataFrame()
 
@@ -180,7 +226,7 @@ def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
         out.append({"head": head, "epochs": int(e), "seeds": len(g),
                     "train acc (gap 0)": fmt.level_pm(g["train_acc_0"]), "m0": pm(g["train_mean_margin_0"], 2),
                     "test acc, gap 0": fmt.level_pm(g["test_acc_0"]), "test acc, gap m0": fmt.level_pm(g["test_acc_m0"]),
-                    "gap m0 − gap 0": fmt.diff_pm(g["gain"]), "verdict": verdict(g["gain"])})
+                    "gap m0 − gap 0": fmt.diff_pm(g["gain"]), ROW_VERDICT: verdict(g["gain"])})
     if not out:
         return pd.DataFrame()
     t = pd.DataFrame(out)
