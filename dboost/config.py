@@ -178,8 +178,8 @@ _SETTINGS: dict[str, dict] = {
                 gap_abs=None, heads=_HEADS_SMALL, archs=("resnet9", "resnet18", "vgg16", "wide_resnet"), arch_width=16,
                 members=4, rules=_BOOST_RULES, min_width_n=256,
                 description="real CIFAR-10, 5k training subset, width 16, 24 epochs of batch 100, 3 seeds "
-                "wherever a claim hinges on it; does NOT fit its training data (train accuracy 0.71 at gap 0 in "
-                "its rows)"),
+                "wherever a claim hinges on it; does NOT fit its training data (the regime line gives its rows' "
+                "train accuracy)"),
     # interp: the poster's regime (the gap-0 net fits its training set) on 2 CPU cores.  Sized from the
     # measured probe in ../shared/design/cpu-scale-notes.md ("Second probe"): a class-balanced 2k subset
     # and 3,000 optimiser steps (150 epochs of batch 100) took the gap-0 frozen-x10 ResNet9 (width 16,
@@ -200,7 +200,7 @@ _SETTINGS: dict[str, dict] = {
                    sizes=(1_000, 2_000, 5_000, 10_000), size_steps=(2_000, 3_000, 5_000, 8_000),
                    resample_n=2_000, resample_seeds=(0, 1, 2, 3, 4), resample_heads=("Linear",),
                    experiments=("gap_sweep", "frozen_last_layer", "training_length", "boosting", "data_size"),
-                   description="the poster's regime on a CPU: real CIFAR-10, class-balanced 2k training subset, "
+                   description="the poster's regime in one respect, its gap-0 nets fit their training set, on a CPU: real CIFAR-10, class-balanced 2k training subset, "
                    "full 10k test set, width 16, 150 epochs of batch 100 (3,000 steps, long enough for every gap-0 net to "
                    "fit its training set: the regime line gives the rows' train accuracy and m0), bf16, 5 paired seeds "
                    "declared per claim and per boosting chain (3 for the training-length study's shorter lengths; "

@@ -111,3 +111,57 @@ def test_claim_2_locates_the_optimum_on_the_seeds_that_ran_the_grid(runs):
     o = analysis.verdicts.optimum("cpu")
     assert o["n"] == 2 and o["best"] == [2.0, 2.0] and o["incomplete"] == [2] and o["grid"] == [0, 0.5, 1, 2, 4]
     assert o["centre"] == 2.0
+
+
+def _head_row(seed, head, label, acc):
+    r = sweep_row(seed, label, 0.0 if label == "0" else 2.0, acc)
+    r.update(experiment="frozen_last_layer", head_label=head, variant="head")
+    return r
+
+
+def test_the_handicap_caveat_pairs_the_frozen_head_with_gap_m0_against_the_best_head_at_gap_0(runs):
+    """The comparison a user makes: frozen x10 + gap m0 against the best other head at gap 0, paired
+    on seed with scipy's unadjusted interval; the heads named in words, not labels."""
+    import numpy as np
+    from scipy import stats as ss
+    st = Store("cpu", "frozen_last_layer")
+    x10_0, x10_m0, lin_0 = (0.60, 0.62, 0.64), (0.66, 0.69, 0.70), (0.67, 0.68, 0.71)
+    for s in range(3):
+        st.put(f"x10_{s}_0", _head_row(s, "freeze_last x10", "0", x10_0[s]))
+        st.put(f"x10_{s}_m0", _head_row(s, "freeze_last x10", "m0", x10_m0[s]))
+        st.put(f"lin_{s}_0", _head_row(s, "Linear", "0", lin_0[s]))
+    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Baseline strength" in x)
+    d = np.subtract(x10_m0, lin_0)
+    lo, hi = ss.t.interval(0.95, 2, loc=d.mean(), scale=ss.sem(d))
+    assert f"while a trainable Linear head, the best other head with as many seeds, reaches {100 * np.mean(lin_0):.1f} %" \
+        in line
+    want = f"{100 * d.mean():+.1f} pt [{100 * lo:+.1f}, {100 * hi:+.1f}]".replace("-", "−")
+    assert f"against a trainable Linear head at gap 0, paired on seed: {want} (unadjusted 95 % interval, n=3)" in line
+    assert "`Linear`" not in line
+
+
+def test_the_gap_caveat_gives_the_share_of_the_interval_inside_the_posters_range(runs):
+    """'Across the edge' once described an interval 92 % inside the poster's range: the share is given."""
+    _grid([2, 2, 4, 2], m0=10.0)  # best 2-4 x m0 = g 20-40 against the poster's 14-34
+    line = _relative()
+    o = analysis.verdicts.optimum("cpu")
+    a_lo, a_hi = o["lo"] * 10.0, o["hi"] * 10.0
+    lo, hi = analysis.claims.poster.BEST_GAP_RANGE
+    share = (min(a_hi, hi) - max(a_lo, lo)) / (a_hi - a_lo)
+    assert 0 < share < 1 and f"partly inside ({share:.0%} of its width within) the poster's best range" in line
+
+
+def test_the_boosting_caveat_says_whether_its_first_members_are_the_sweeps_networks(runs):
+    """By unit key, not by accuracy (a shared unit evaluated as an ensemble of one can differ by an
+    image's tie): the same units -> 'the same networks'; another unit -> 'trained apart'."""
+    from fake_rows import boost_row
+    sw, bo = Store("cpu", "gap_sweep"), Store("cpu", "boosting")
+    for s in range(2):
+        for label, rule, acc in (("0", "zero", 0.60), ("m0", "constant", 0.62)):
+            sw.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, acc), unit=f"u{s}{label}"))
+            bo.put(f"{rule}_seed{s}_m1", dict(boost_row(s, rule, 1, acc + 0.0001, 0.9), member_unit=f"u{s}{label}"))
+    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Boosting vs" in x)
+    assert "the same networks as the gap sweep's gap-0 and gap-m0 pairs" in line
+    bo.put("constant_seed1_m1", dict(boost_row(1, "constant", 1, 0.62, 0.9), member_unit="u_other"))
+    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Boosting vs" in x)
+    assert "networks trained apart from the gap sweep's" in line

@@ -26,6 +26,17 @@ RULE_NAMES = {
     "constant_by_last": "constant, by the last member", "constant_mean_cumulative": "constant, cumulative mean",
 }
 
+# Human names of the heads (the rows' head_label), for sentences; tables keep the labels.
+HEAD_NAMES = {
+    "freeze_last x10": "the frozen ×10 head", "Linear": "a trainable Linear head",
+    "strong: Linear + LS0.1": "the strong baseline (trainable Linear, label smoothing 0.1)",
+}
+
+
+def head_name(label: str) -> str:
+    """'Linear' -> 'a trainable Linear head'; a label without a human name stays, in code font."""
+    return HEAD_NAMES.get(label, f"`{label}`")
+
 
 def pct(x: float) -> str:
     """A proportion as percent with one decimal: 0.7031 -> '70.3 %'."""

@@ -23,7 +23,7 @@ def training_length_verdict(profile: str | None = None) -> str:
         lo, hi = g["length_epochs"].min(), g["length_epochs"].max()
         gs, gl = g[g["length_epochs"] == lo], g[g["length_epochs"] == hi]
         v = verdict(gl["gain"])
-        parts.append(f"with the `{head}` head the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
+        parts.append(f"with {fmt.head_name(head)} the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
                      f"{int(lo)} epoch{'s' * int(lo != 1)} (n={len(gs)}; gap-0 train accuracy "
                      f"{fmt.level_pm(gs['train_acc_0'])}) to {fmt.diff_pm(gl['gain'])} at {int(hi)} epochs (n={len(gl)}; "
                      f"train accuracy {fmt.level_pm(gl['train_acc_0'])}; {v})")
@@ -31,7 +31,7 @@ def training_length_verdict(profile: str | None = None) -> str:
         if p == "smoke":
             continue
         if not fitting:
-            concl.append(f"with the `{head}` head no length reaches interpolation (gap-0 train accuracy ≥ 99 % on "
+            concl.append(f"with {fmt.head_name(head)} no length reaches interpolation (gap-0 train accuracy ≥ 99 % on "
                          "every seed), so it cannot tell the two explanations apart")
             continue
         gf = g[g["length_epochs"].isin(fitting)]
@@ -40,7 +40,7 @@ def training_length_verdict(profile: str | None = None) -> str:
         how = (f"{at} the gain's unadjusted 95 % interval excludes 0" if set(vs.values()) == {"supported"}
                else "the gain reverses at interpolation" if set(vs.values()) == {"contradicted"}
                else "at interpolation the verdicts are mixed")
-        concl.append(f"with the `{head}` head every gap-0 net fits its training set at "
+        concl.append(f"with {fmt.head_name(head)} every gap-0 net fits its training set at "
                      + ", ".join(f"{e}" for e in vs) + f" epochs, and {how} ("
                      + "; ".join(f"{e} epochs: {v}" for e, v in vs.items()) + ")")
     text = "; ".join(parts)
