@@ -206,23 +206,17 @@ def test_the_answer_names_every_regime_of_a_claim_it_calls_supported_or_contradi
     text = verdicts.answer()
     tags = {c.id: c.tag for c in verdicts.CLAIMS}
 
-    def parenthesis(after: str) -> str:  # the text inside the balanced (...) after the list item `after`
-        import re
-        m = re.search(r"(?:: |, )" + re.escape(after) + r"\(", text)  # an item, not "3.2 " inside a number
-        assert m, (after, text)
-        i = m.end() - 1
-        depth = 0
-        for j in range(i, len(text)):
-            depth += {"(": 1, ")": -1}.get(text[j], 0)
-            if depth == 0:
-                return text[i + 1:j]
-        raise AssertionError(f"unbalanced parenthesis after {after!r}")
+    def item(cid: str) -> str:  # the answer's list item of claim cid: "- **3b (ours).** ..."
+        number = analysis.claim(cid).label.split(". ", 1)[0]
+        lines = [x for x in text.split("\n") if x.startswith(f"- **{number}.** ")]
+        assert len(lines) == 1, (cid, text)
+        return lines[0]
 
     checked = 0
     for cid, g in h[h["verdict"].isin(["supported", "contradicted"])].groupby("claim"):
         if cid == "T" and f"{tags[cid]} is this same comparison" in text:
             continue  # said inside claim 1's item (test below)
-        part = parenthesis(f"{tags[cid]} ")
+        part = item(cid)
         for prof in h[h["claim"] == cid]["profile"]:
             assert prof in part, (cid, prof, part)
             checked += 1
@@ -247,7 +241,7 @@ def test_the_training_length_verdict_quotes_the_summarys_verdicts_of_its_network
     if T["verdict"] in ("supported", "contradicted"):
         text = analysis.answer()
         assert f"n={int(T['n'])}; T (ours) is this same comparison" in text
-        assert "T (ours) (" not in text  # not listed again as an item of its own
+        assert "- **T (ours).**" not in text  # not listed again as an item of its own
 
 
 def test_the_answer_qualifies_a_supported_claim_where_a_declared_caveat_holds(repo_runs):
@@ -261,8 +255,7 @@ def test_the_answer_qualifies_a_supported_claim_where_a_declared_caveat_holds(re
         for (c, prof), v in h.items():
             if c != cid or v != "supported" or (other, prof) not in h:
                 continue
-            said = f"but {words} ({verdicts.CLAIMS[[x.id for x in verdicts.CLAIMS].index(other)].tag} " \
-                   f"{h[(other, prof)]} at {prof})"
+            said = f"*But* {words} ({analysis.claim(other).tag} {h[(other, prof)]} at {prof})."
             assert (said in text) == (h[(other, prof)] in qualifying), (cid, prof)
             seen += 1
     assert seen
@@ -285,3 +278,15 @@ def test_an_inconclusive_claim_shows_a_cell_that_is_not_supported():
     assert r["verdict"] == "inconclusive" and r["cell"] == "size 7"
     r = _combine(cells.assign(verdict="supported").iloc[:3])
     assert r["verdict"] == "supported" and r["cell"] == "size 2"  # all supported: the weakest of all
+
+
+def test_the_landing_boxs_html_has_one_list_item_per_claim_of_the_answer(repo_runs):
+    """The landing page shows the answer through a cross-page glue, as HTML: each part a paragraph,
+    each claim of a part a list item, its Markdown emphasis kept and its text escaped."""
+    pytest.importorskip("IPython")
+    from dboost.render import summary
+    text = analysis.answer()
+    html = summary.answer_html().data
+    items = [x for x in text.split("\n") if x.startswith("- ")]
+    assert items and html.count("<li>") == len(items) and html.count("<p>") == text.count("\n\n") + 1
+    assert "**" not in html and "<b>Supported</b>" in html

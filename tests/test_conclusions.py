@@ -165,3 +165,25 @@ def test_the_boosting_caveat_says_whether_its_first_members_are_the_sweeps_netwo
     bo.put("constant_seed1_m1", dict(boost_row(1, "constant", 1, 0.62, 0.9), member_unit="u_other"))
     line = next(x for x in conclusions.caveats("cpu").split("\n") if "Boosting vs" in x)
     assert "networks trained apart from the gap sweep's" in line
+
+
+def test_the_hardware_caveat_names_pairs_whose_arms_ran_on_different_or_unrecorded_machines(runs):
+    from fake_rows import ENV
+    st = Store("cpu", "gap_sweep")
+    hw = {(0, "0"): "Xeon (x86_64)", (0, "m0"): "Xeon (x86_64)", (1, "0"): "Xeon (x86_64)", (1, "m0"): "EPYC (x86_64)",
+          (2, "0"): "x86_64", (2, "m0"): "Xeon (x86_64)"}
+    for (s, label), h in hw.items():
+        st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6), env=dict(ENV, hardware=h)))
+    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Hardware inside a pair" in x)
+    assert "Of claim 1's 3 pairs, in 1 (seed 1) the gap-0 and gap-m0 nets trained on different machines" in line
+    assert "in 1 (seed 2) a row does not record its CPU model" in line
+
+
+def test_no_hardware_caveat_when_every_pair_ran_on_one_named_machine(runs):
+    from fake_rows import ENV
+    st = Store("cpu", "gap_sweep")
+    for s in range(2):
+        for label in ("0", "m0"):
+            st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6),
+                                                  env=dict(ENV, hardware="NVIDIA H200")))
+    assert "Hardware inside a pair" not in conclusions.caveats("cpu")

@@ -142,3 +142,20 @@ def test_an_inconclusive_verdict_shows_its_unadjusted_interval_when_that_exclude
         st2.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, a0))
         st2.put(f"sweep_seed{s}_gapm0", sweep_row(s, "m0", 2.0, a1))
     assert "unadjusted" not in _claim(summary.claims_table("cpu"), analysis.claim("1").label)["ours"]
+
+
+def test_a_multi_cell_claim_gives_the_range_of_its_cells_seeds(runs):
+    """Claim 5 with 3 seeds at size 2 and 2 at size 3: the headline names the weakest cell's n and the
+    range over the cells, so a cell still waiting for seeds is not hidden."""
+    st = Store("cpu", "boosting")
+    for s in range(3):
+        for m in (1, 2, 3):
+            if m == 3 and s == 2:
+                continue  # seed 2's chain stops at 2 members
+            base = 0.60 + 0.01 * m + 0.05 * s
+            st.put(f"zero_seed{s}_m{m}", boost_row(s, "zero", m, base, 0.90))
+            st.put(f"save_mean_reverse_seed{s}_m{m}", boost_row(s, "save_mean_reverse", m, base + 0.01 * (m > 1) * (1 + s),
+                                                                0.90))
+    cell = summary.headline_table().set_index("claim").loc[analysis.claim("5-save").label].iloc[1]
+    assert "(2–3 over its 2 cells)" in cell
+    assert analysis.verdicts.n_text(dict(n=5, n_min=5, n_max=5, cells=4)) == "n=5"

@@ -222,6 +222,7 @@ def _combine(cells: pd.DataFrame) -> dict:
                 direction=int(shown["direction"]),
                 treatment_mean=float(shown["treatment_mean"]), control_mean=float(shown["control_mean"]),
                 cells=len(cells), cells_supported=int((cells["verdict"] == "supported").sum()),
+                n_min=int(cells["n"].min()), n_max=int(cells["n"].max()),
                 family_size=int(shown["family_size"]))
 
 
@@ -280,9 +281,20 @@ def agreement(verdicts: dict[str, str]) -> str:
     return f"{next(iter(kinds))} in every regime that ran it" if len(verdicts) > 1 else "one regime only"
 
 
+def n_text(r) -> str:
+    """'n=5', or for a claim over several cells whose seeds differ 'n=5 (3–5 over its 4 cells)': the
+    weakest cell's n alone would hide cells still waiting for seeds."""
+    n = f"n={int(r['n'])}"
+    lo, hi, k = r.get("n_min"), r.get("n_max"), r.get("cells", 1)
+    if k and k > 1 and lo == lo and hi == hi and lo != hi:
+        n += f" ({int(lo)}–{int(hi)} over its {int(k)} cells)"
+    return n
+
+
 def answer() -> str:
-    """The landing page's answer in three sentences: what holds (where, by how much), what is
-    contradicted, what stays undecided -- from :func:`headline`."""
+    """The landing page's answer in three parts, as Markdown: what holds (where, by how much, and what
+    qualifies it), what is contradicted, what stays undecided -- from :func:`headline`.  The first two
+    are lists, one item per claim."""
     h = headline()
     if h.empty:
         return "No results yet: run `python -m dboost.runner --profile smoke` (or interp / gpu / cpu)."
@@ -297,7 +309,7 @@ def answer() -> str:
         if by[r["claim"]].kind == "optimum":
             at = f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else " (no interval)"
             return f"{r['profile']}: best gap {r['mean']:.2g} × m0{at}, n={r['n']}"
-        return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, n={r['n']}"
+        return f"{r['profile']}: {fmt.estimate(r['mean'], r['lo'], r['hi'], r['metric'])}, {n_text(r)}"
 
     def elsewhere(cid: str, verdict: str) -> str:
         """The claim's verdicts in the other regimes, so a verdict in one is never read as the answer for all."""
@@ -332,17 +344,20 @@ def answer() -> str:
         for cid, other, verdicts_, text in CAVEATS:
             o = h[(h["claim"] == other) & (h["profile"] == r["profile"])]
             if cid == r["claim"] and r["verdict"] == "supported" and len(o) and o.iloc[0]["verdict"] in verdicts_:
-                out.append(f"; but {text} ({by[other].tag} {o.iloc[0]['verdict']} at {r['profile']})")
+                out.append(f" *But* {text} ({by[other].tag} {o.iloc[0]['verdict']} at {r['profile']}).")
         return "".join(out)
 
     def listing(verdict: str) -> list[str]:
+        """One Markdown list item per claim: '- **3b (ours).** what it says — regime: effect, n; other
+        regimes. *But* ...'."""
         parts = []
         for cid, g in h[h["verdict"] == verdict].groupby("claim", sort=False):
             g = g[[not is_repeat(r) for _, r in g.iterrows()]]
             if g.empty:
                 continue
-            parts.append(f"{by[cid].tag} ({'; '.join(effect(r) + also(r) + caveat(r) for _, r in g.iterrows())}"
-                         f"{elsewhere(cid, verdict)})")
+            number, what = by[cid].label.split(". ", 1)
+            parts.append(f"- **{number}.** {what} — {'; '.join(effect(r) + also(r) for _, r in g.iterrows())}"
+                         f"{elsewhere(cid, verdict)}." + "".join(caveat(r) for _, r in g.iterrows()))
         return parts
 
     sup, con = listing("supported"), listing("contradicted")
@@ -350,20 +365,20 @@ def answer() -> str:
     undecided = counted[~counted["verdict"].isin(["supported", "contradicted"])]
     single = undecided[undecided["n"] < 2]
     tested = undecided[undecided["n"] >= 2]
-    s1 = ("Supported after Holm's adjustment (claim: regime, effect in test accuracy, adjusted interval, paired "
-          "seeds): " + ", ".join(sup) + ".") if sup else \
-        "No claim is supported after Holm's adjustment in any regime."
-    s2 = ("Contradicted (the adjusted interval excludes 0 on the other side): " + ", ".join(con) + ".") if con else \
-        "No claim is contradicted."
+    s1 = ("**Supported** after Holm's adjustment (claim: regime, effect in test accuracy, adjusted 95 % interval, "
+          "paired seeds):\n" + "\n".join(sup)) if sup else \
+        "**No claim is supported** after Holm's adjustment in any regime."
+    s2 = ("**Contradicted** (the adjusted interval excludes 0 on the other side):\n" + "\n".join(con)) if con else \
+        "**No claim is contradicted.**"
     ns = sorted(set(int(n) for n in tested["n"]))
     und = list(dict.fromkeys(by[c].tag for c in tested["claim"]))
     dis = [by[cid].tag for cid, g in h.groupby("claim", sort=False)
            if {"supported", "contradicted"} <= set(g["verdict"])]
-    s3 = (f"Undecided with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
+    s3 = (f"**Undecided** with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
           f"{len(tested)} claim–regime cells (claims {', '.join(und)})" if len(tested) else "Nothing tested is undecided")
     if len(single):
         s3 += (f"; {len(single)} more cell{'s' * (len(single) > 1)} ha{'ve' if len(single) > 1 else 's'} one seed, "
                f"so no test (claims {', '.join(dict.fromkeys(by[c].tag for c in single['claim']))} at "
                f"{', '.join(dict.fromkeys(single['profile']))})")
     s3 += (f"; the regimes disagree on claim{'s' * (len(dis) > 1)} {', '.join(dis)}." if dis else ".")
-    return " ".join((s1, s2, s3))
+    return "\n\n".join((s1, s2, s3))

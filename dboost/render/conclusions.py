@@ -127,6 +127,30 @@ def _same_networks(bo: pd.DataFrame, sw: pd.DataFrame) -> str:
     return "networks trained apart from the gap sweep's, with the same recipe"
 
 
+def _paired_hardware(sw: pd.DataFrame) -> str:
+    """Claim 1's pairs whose gap-0 and gap-m0 nets trained on different CPU/GPU models, or on one whose
+    model the row does not record (float kernels differ between models: noise inside a pair)."""
+    if sw.empty or "env_hardware" not in sw:
+        return ""
+    pairs = sw[sw["gap_label"].isin(["0", "m0"])].pivot_table(index="seed", columns="gap_label", values="env_hardware",
+                                                             aggfunc="first")
+    if not {"0", "m0"} <= set(pairs.columns):
+        return ""
+    pairs = pairs.dropna()
+    unknown = lambda h: str(h).strip() in ("", "x86_64", "aarch64", "arm64", "cpu")  # noqa: E731  -- no model named
+    differ = [int(s) for s, r in pairs.iterrows() if r["0"] != r["m0"] and not (unknown(r["0"]) or unknown(r["m0"]))]
+    unrecorded = [int(s) for s, r in pairs.iterrows() if int(s) not in differ and (unknown(r["0"]) or unknown(r["m0"]))]
+    if not differ and not unrecorded:
+        return ""
+    seeds = lambda x: f"seed{'s' * (len(x) > 1)} {', '.join(map(str, x))}"  # noqa: E731
+    parts = ([f"in {len(differ)} ({seeds(differ)}) the gap-0 and gap-m0 nets trained on different machines"] if differ
+             else []) + ([f"in {len(unrecorded)} ({seeds(unrecorded)}) a row does not record its CPU model, so whether "
+                          "both arms ran on one cannot be told"] if unrecorded else [])
+    return (f"- **Hardware inside a pair.** Of claim 1's {len(pairs)} pairs, " + "; ".join(parts) + ". Float kernels "
+            "differ between CPU models, so such a pair can carry hardware noise on top of the seed's; that widens the "
+            "interval, it does not favour either arm.")
+
+
 def caveats(profile: str | None = None) -> str:
     """Sentences that qualify the verdicts, each computed from the rows shown (``profile`` as in claims_table)."""
     out = []
@@ -146,6 +170,9 @@ def caveats(profile: str | None = None) -> str:
         out.append(f"- **Baseline strength.** {handicap}, at `{pfr}`. A gain measured against the ×10 frozen head is "
                    "partly the repair of a handicap that head creates; claim S1 compares against a "
                    f"{term('strong baseline')} (trainable head, label smoothing 0.1).")
+    hw = _paired_hardware(sw)
+    if hw:
+        out.append(hw)
     bo, pbo = load_rows("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()

@@ -127,7 +127,7 @@ def _cell_text(r, c) -> str:
         edge = " (a seed's best is the grid's top)" if isinstance(r.get("optimum"), dict) and r["optimum"]["edge"] else ""
         return f"best gap {at}{edge}, n={r['n']}: {r['verdict']}"
     where = f"{r['cell']}: " if r.get("cells", 1) > 1 else ""
-    return f"{where}{fmt.estimate(r['mean'], r['lo'], r['hi'])}" + f", n={int(r['n'])}: {r['verdict']}"
+    return f"{where}{fmt.estimate(r['mean'], r['lo'], r['hi'])}, {analysis.verdicts.n_text(r)}: {r['verdict']}"
 
 
 def at_a_glance() -> pd.DataFrame:
@@ -158,12 +158,26 @@ def headline_profiles(table=None) -> list[str]:
 
 def answer_html() -> str:
     """The answer as an HTML paragraph, for the landing page's box (a cross-page {glue} shows HTML,
-    not Markdown); `code` spans kept."""
+    not Markdown): a paragraph per part, its claims as a list."""
+    from IPython.display import HTML
+    out = []
+    for block in analysis.answer().split("\n\n"):
+        lines = block.split("\n")
+        items = [x[2:] for x in lines if x.startswith("- ")]
+        head = " ".join(x for x in lines if not x.startswith("- "))
+        out.append(f"<p>{_inline_html(head)}</p>" + (
+            "<ul>" + "".join(f"<li>{_inline_html(x)}</li>" for x in items) + "</ul>" if items else ""))
+    return HTML("".join(out))
+
+
+def _inline_html(text: str) -> str:
+    """The answer's inline Markdown (escaped): `code`, **bold**, *italic*."""
     import html
     import re
-    from IPython.display import HTML
-    text = html.escape(analysis.answer())
-    return HTML("<p>" + re.sub(r"`([^`]+)`", r"<code>\1</code>", text) + "</p>")
+    t = html.escape(text, quote=False)
+    t = re.sub(r"`([^`]+)`", r"<code>\1</code>", t)
+    t = re.sub(r"\*\*([^*]+)\*\*", r"<b>\1</b>", t)
+    return re.sub(r"\*([^*]+)\*", r"<i>\1</i>", t)
 
 
 def scale_note(profiles=None) -> str:
