@@ -290,3 +290,13 @@ def test_the_landing_boxs_html_has_one_list_item_per_claim_of_the_answer(repo_ru
     items = [x for x in text.split("\n") if x.startswith("- ")]
     assert items and html.count("<li>") == len(items) and html.count("<p>") == text.count("\n\n") + 1
     assert "**" not in html and "<b>Supported</b>" in html
+
+
+def test_the_forest_plot_marks_a_claim_that_is_another_claims_comparison(repo_runs):
+    from dboost.analysis import forest, verdicts
+    h = verdicts.headline()
+    assert forest._tick(analysis.claim("T"), h) == "T (ours) (≡ 1)"   # interp's T is claim 1's pairs
+    assert forest._tick(analysis.claim("1"), h) == "1"
+    changed = h.copy()
+    changed.loc[changed["claim"] == "T", "mean"] += 0.01                 # a T of its own: no mark
+    assert forest._tick(analysis.claim("T"), changed) == "T (ours)"

@@ -187,3 +187,12 @@ def test_no_hardware_caveat_when_every_pair_ran_on_one_named_machine(runs):
             st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6),
                                                   env=dict(ENV, hardware="NVIDIA H200")))
     assert "Hardware inside a pair" not in conclusions.caveats("cpu")
+
+
+def test_the_training_length_sentence_gives_scipys_interval_beside_its_verdict():
+    from scipy import stats as ss
+    from dboost.render import studies
+    g = [0.050, 0.062, 0.058]
+    lo, hi = ss.t.interval(0.95, 2, loc=sum(g) / 3, scale=ss.sem(g))
+    assert studies._interval(g) == f"[+{100 * lo:.1f}, +{100 * hi:.1f}]"
+    assert studies._interval([0.05]) == "n/a"

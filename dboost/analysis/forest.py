@@ -10,6 +10,17 @@ from .verdicts import headline
 MARKERS = {"supported": "o", "contradicted": "X", "inconclusive": "D"}
 
 
+def _tick(c, h) -> str:
+    """A claim's row label; one whose every row is another claim's comparison (T at the profile's own
+    length is claim 1's pairs) says so, so the plot does not read as two findings."""
+    if not c.same_pairs_as:
+        return c.tag
+    mine, other = h[h["claim"] == c.id], h[h["claim"] == c.same_pairs_as].set_index("profile")
+    same = all(p in other.index and (r["mean"], r["n"]) == (other.loc[p, "mean"], other.loc[p, "n"])
+               for p, r in mine.set_index("profile").iterrows())
+    return f"{c.tag} (≡ {next(x.tag for x in CLAIMS if x.id == c.same_pairs_as)})" if same and len(mine) else c.tag
+
+
 def plot_forest(h=None):
     """A matplotlib figure of :func:`headline` (claim 2's optimum, not a difference, is left out)."""
     import matplotlib.pyplot as plt
@@ -36,7 +47,7 @@ def plot_forest(h=None):
                 ax.annotate(str(r["cell"]), (100 * r["mean"], y), xytext=(6, 2), textcoords="offset points",
                             fontsize=7, color=f"C{j}")
     ax.axvline(0, color="k", lw=1)
-    ax.set_yticks(range(len(tests)), [c.tag for c in tests], fontsize=8)
+    ax.set_yticks(range(len(tests)), [_tick(c, h) for c in tests], fontsize=8)
     ax.invert_yaxis()
     ax.set_xlabel("treatment − control, test accuracy (percentage points)\nbars: Holm-adjusted 95 % interval")
     handles = [plt.Line2D([], [], color=f"C{j}", lw=2, label=p) for j, p in enumerate(profiles)]

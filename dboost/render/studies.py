@@ -12,6 +12,14 @@ from .provenance import load_rows
 from .tables import _length_pairs, verdict
 
 
+def _interval(gains) -> str:
+    """The unadjusted 95 % paired-t interval of per-seed gains, '[+4.8, +7.1]' ('n/a' below 2 seeds)."""
+    r = analysis.paired_test(list(gains), [0.0] * len(gains))
+    if r["n"] < 2:
+        return "n/a"
+    return fmt.interval(*analysis.stats.t_interval(r["mean"], r["se"], r["df"], analysis.ALPHA))
+
+
 def training_length_verdict(profile: str | None = None) -> str:
     """The training-length study in one paragraph, computed from its rows."""
     df, p = load_rows("training_length", profile)
@@ -26,7 +34,8 @@ def training_length_verdict(profile: str | None = None) -> str:
         parts.append(f"with {fmt.head_name(head)} the gain of gap m0 in test accuracy goes from {fmt.diff_pm(gs['gain'])} at "
                      f"{int(lo)} epoch{'s' * int(lo != 1)} (n={len(gs)}; gap-0 train accuracy "
                      f"{fmt.level_pm(gs['train_acc_0'])}) to {fmt.diff_pm(gl['gain'])} at {int(hi)} epochs (n={len(gl)}; "
-                     f"train accuracy {fmt.level_pm(gl['train_acc_0'])}; {v})")
+                     f"train accuracy {fmt.level_pm(gl['train_acc_0'])}; unadjusted 95 % interval "
+                     f"{_interval(gl['gain'])}: {v})")
         fitting = [e for e, ge in g.groupby("length_epochs") if ge["train_acc_0"].min() >= 0.99]
         if p == "smoke":
             continue
