@@ -196,3 +196,17 @@ def test_the_training_length_sentence_gives_scipys_interval_beside_its_verdict()
     lo, hi = ss.t.interval(0.95, 2, loc=sum(g) / 3, scale=ss.sem(g))
     assert studies._interval(g) == f"[+{100 * lo:.1f}, +{100 * hi:.1f}]"
     assert studies._interval([0.05]) == "n/a"
+
+
+def test_the_across_regimes_sentence_reads_each_seeds_best_gap_in_logits(runs):
+    """Two regimes whose best gap is 20 logits while m0 is 2 and 10: m0 spans a factor 5, the best gap 1."""
+    for prof, m0 in (("cpu", 2.0), ("gpu", 10.0)):
+        st = Store(prof, "gap_sweep")
+        for s in range(2):
+            for mult in (0, 1, 2, 10):
+                label = "0" if mult == 0 else "m0" if mult == 1 else f"m0x{mult:g}"
+                acc = 0.7 if mult * m0 == 20 else 0.6
+                st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, mult * m0, acc, m0=m0), profile=prof))
+    text = conclusions.absolute_or_relative()
+    assert "`gpu` m0 10.0, best g 20 (n=2)" in text and "`cpu` m0 2.0, best g 20 (n=2)" in text
+    assert "m0 spans a factor 5.0, the best gap a factor 1.0" in text

@@ -76,6 +76,38 @@ def _optimum_sentence(sw: pd.DataFrame, profile: str) -> str:
             f"{plo:g}–{phi:g}. {tail}")
 
 
+def absolute_or_relative() -> str:
+    """Across the headline regimes: each seed's most accurate gap in logits (seeds that ran more of
+    the grid than gap 0 and m0) beside its m0 -- does the best gap follow m0 from regime to regime?
+    Descriptive, over a handful of regimes and a grid of factor-2 steps; not a test."""
+    rows = []
+    for p in verdicts.headline_profiles():
+        sw, _ = load_rows("gap_sweep", p)
+        if sw.empty or p == "smoke":
+            continue
+        sweep = sw[sw["variant"] == "sweep"] if "variant" in sw else sw
+        for seed, g in sweep.groupby("seed"):
+            if g["gap_label"].nunique() <= 2:
+                continue
+            b, m0 = _seed_best(g)
+            rows.append(dict(profile=p, seed=int(seed), best=float(b["gap"]), m0=m0))
+    d = pd.DataFrame(rows)
+    if d.empty or d["profile"].nunique() < 2:
+        return ""
+    per = d.groupby("profile", sort=False).agg(m0=("m0", "mean"), lo=("best", "min"), hi=("best", "max"), n=("seed", "size"))
+    parts = [f"`{p}` m0 {r.m0:.1f}, best g {r.lo:.0f}" + (f"–{r.hi:.0f}" if r.hi > r.lo else "") + f" (n={int(r.n)})"
+             for p, r in per.iterrows()]
+    m0_span = per["m0"].max() / per["m0"].min()
+    best_mid = (per["lo"] * per["hi"]) ** 0.5  # each regime's geometric middle of its seeds' best gaps
+    best_span = best_mid.max() / best_mid.min()
+    return ("**Does the best gap follow m0 across regimes?** Each seed's most accurate gap, in logits, on the grid it "
+            "ran (seeds with more than gap 0 and m0): " + "; ".join(parts) + f". Between regimes m0 spans a factor "
+            f"{m0_span:.1f}, the best gap a factor {best_span:.1f} (between each regime's geometric middle). If the best "
+            "gap followed m0 the two factors would be alike. A description of a few regimes on a grid of factor-2 "
+            "steps, not a test; the regimes also differ in width, data and length, and the frozen ×10 head fixes the "
+            "logit scale in all of them.")
+
+
 def _heads_at_gap0(fr: pd.DataFrame):
     """((x10 mean, its seeds), (best other head, its mean, its seeds)) at gap 0, or None.  The other
     head is the best of those with the most seeds (up to the x10 head's): the best of several
