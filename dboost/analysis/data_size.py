@@ -167,10 +167,10 @@ def plot(df: pd.DataFrame, poster_gain_pt: float):
         stats_ = [(n, *_t_interval(h.gain.to_numpy() * 100)) for n, h in g.groupby("size")]
         n, m, lo, hi = map(np.array, zip(*stats_))
         err = np.vstack([m - np.where(np.isnan(lo), m, lo), np.where(np.isnan(hi), m, hi) - m])
-        ax.errorbar(n, m, yerr=err, marker="o", capsize=3, label=f"ours: {head}")
+        ax.errorbar(n, m, yerr=err, marker="o", capsize=3, label=f"ours: {fmt.head_short(head)}")
         ax.scatter(g["size"], g.gain * 100, s=8, alpha=0.4)
         acc = g.groupby("size").acc0.mean()
-        ax2.plot(acc.index, acc.values * 100, marker="o", label=f"{head}, gap 0")
+        ax2.plot(acc.index, acc.values * 100, marker="o", label=f"{fmt.head_short(head)}, gap 0")
     ax.scatter([POSTER_N], [poster_gain_pt], marker="*", s=160, color="black", zorder=5,
                label="poster (its own baseline, width 64)")
     ax.axhline(0, color="grey", lw=0.8)

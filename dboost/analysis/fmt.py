@@ -33,6 +33,15 @@ HEAD_NAMES = {
 }
 
 
+# ... and for figure ticks and legends, where a sentence's article does not fit
+HEAD_SHORT = {"freeze_last x10": "frozen ×10", "freeze_last x1": "frozen ×1", "Linear": "Linear (trainable)",
+              "strong: Linear + LS0.1": "strong baseline (Linear + LS 0.1)"}
+
+
+def head_short(label: str) -> str:
+    return HEAD_SHORT.get(label, label)
+
+
 def head_name(label: str) -> str:
     """'Linear' -> 'a trainable Linear head'; a label without a human name stays, in code font."""
     return HEAD_NAMES.get(label, f"`{label}`")

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 
 from .. import poster
-from ..analysis import stats
+from ..analysis import fmt, stats
 from .markdown import term
 from .tables import METRICS, _length_pairs, gap_mult, rule_name
 
@@ -32,6 +32,12 @@ def figure(fig, number: int, text: str, df: pd.DataFrame) -> None:
 
 
 # ----------------------------------------------------------------------------- figures
+
+def _percent(axis) -> None:
+    """Tick labels of a proportion axis in percent (the data stay proportions), as the book's text."""
+    from matplotlib.ticker import PercentFormatter
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=None))
+
 
 def _sns():
     import matplotlib
@@ -106,6 +112,8 @@ def plot_gap_sweep(df: pd.DataFrame):
         s0 = _by_multiple(z, col)
         _band(ax[key + "0"], [0.0], s0, "C1", None)
         ax[key + "0"].set(xticks=[0], xticklabels=["gap 0"], xlim=(-0.5, 0.5), ylabel=lab, xlabel="")
+        if col == "train_acc":
+            _percent(ax[key + "0"].yaxis)
         ax[key].sharey(ax[key + "0"])
         ax[key].tick_params(labelleft=False)
         ax[key].plot(pos["mult"], pos[col], ".", color="C1", alpha=0.35)
@@ -139,6 +147,8 @@ def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str =
     sns = _sns()
     d = df.copy()
     d["loss"] = d["gap_label"].map({"0": "gap 0 (CE)", "m0": "gap = m0"})
+    if by == "head_label":
+        d[by] = d[by].map(fmt.head_short)
     inside = poster_bands is None or all(_overlaps(b, d[metric], 0.02) for b in poster_bands.values())
     w = max(6, 1.3 * d[by].nunique() + 3)
     if inside:
@@ -156,6 +166,10 @@ def plot_pairs(df: pd.DataFrame, by: str, metric: str = "test_acc", title: str =
     sns.pointplot(data=d, x=by, y=metric, hue="loss", dodge=0.4, ax=ax, errorbar="sd", linestyle="none",
                   markers="D", capsize=0.1)
     ax.set(title=title, ylabel=METRICS.get(metric, metric), xlabel="")
+    if metric not in fmt.NOT_A_PROPORTION:
+        _percent(ax.yaxis)
+        if not inside and poster_bands:
+            _percent(pax.yaxis)
     ax.tick_params(axis="x", rotation=20)
     if poster_bands and inside:
         for j, (arm, (b0, b1)) in enumerate(poster_bands.items()):
@@ -222,19 +236,21 @@ def plot_training_length(df: pd.DataFrame):
                                            y=("gain", "mean"), ys=("gain", "std"), n=("gain", "size")).reset_index()
         s[["y", "ys"]] *= 100  # percentage points, as every gain in the book
         ax[0].errorbar(s["x"], s["y"], xerr=s["xs"].fillna(0), yerr=s["ys"].fillna(0), fmt="o-", capsize=3,
-                       color=f"C{j}", label=head)
+                       color=f"C{j}", label=fmt.head_short(head))
         for r in s.itertuples():
             ax[0].annotate(f"{r.length_epochs} ep, n={r.n}", (r.x, r.y), textcoords="offset points", xytext=(5, 5), fontsize=8,
                            color=f"C{j}")
         for gap, ls in (("0", "--"), ("m0", "-")):
             t = g.groupby("length_epochs")[f"test_acc_{gap}"].agg(["mean", "std"]).reset_index()
-            ax[1].plot(t["length_epochs"], t["mean"], "o" + ls, color=f"C{j}", label=f"{head}, gap {gap}")
+            ax[1].plot(t["length_epochs"], t["mean"], "o" + ls, color=f"C{j}", label=f"{fmt.head_short(head)}, gap {gap}")
             ax[1].fill_between(t["length_epochs"], t["mean"] - t["std"].fillna(0), t["mean"] + t["std"].fillna(0),
                                color=f"C{j}", alpha=0.12)
     ax[0].axhline(0, color="k", lw=1)
     ax[0].set(xlabel="train accuracy of the gap-0 net (un-augmented training set)",
               ylabel="gain in test accuracy, gap m0 − gap 0 (points)", title="does the gain survive as training fits the data?")
     ax[1].set(xscale="log", xlabel="epochs (log scale)", ylabel="test accuracy", title="test accuracy vs training length")
+    _percent(ax[0].xaxis)
+    _percent(ax[1].yaxis)
     lengths = sorted(m["length_epochs"].unique())
     ax[1].set_xticks(lengths, [str(int(e)) for e in lengths])
     ax[1].minorticks_off()
