@@ -10,7 +10,7 @@ import pytest
 from scipy import stats as ss
 
 from dboost import analysis
-from dboost.analysis import stats
+from dboost.analysis import fmt, stats
 from dboost.analysis.rows import runs_root
 
 REPO_RUNS = __import__("pathlib").Path(__file__).resolve().parents[1] / "runs"
@@ -255,8 +255,10 @@ def test_the_answer_qualifies_a_supported_claim_where_a_declared_caveat_holds(re
         for (c, prof), v in h.items():
             if c != cid or v != "supported" or (other, prof) not in h:
                 continue
-            said = f"*But* {words} ({analysis.claim(other).tag} {h[(other, prof)]} at {prof})."
-            assert (said in text) == (h[(other, prof)] in qualifying), (cid, prof)
+            said = f"*But* {words.split('{')[0]}"  # the words up to a computed count
+            whose = f"({analysis.claim(other).tag} {h[(other, prof)]} at {prof}"
+            item = next(x for x in text.split("\n") if x.startswith(f"- **{analysis.claim(cid).label.split('. ')[0]}.**"))
+            assert (said in item and whose in item) == (h[(other, prof)] in qualifying), (cid, prof)
             seen += 1
     assert seen
 
@@ -278,6 +280,21 @@ def test_an_inconclusive_claim_shows_a_cell_that_is_not_supported():
     assert r["verdict"] == "inconclusive" and r["cell"] == "size 7"
     r = _combine(cells.assign(verdict="supported").iloc[:3])
     assert r["verdict"] == "supported" and r["cell"] == "size 2"  # all supported: the weakest of all
+
+
+def test_a_caveat_counts_the_cells_and_quotes_an_unadjusted_interval_that_points_the_other_way(repo_runs):
+    """5 (save mean) against 5c: the count of 5c's cells whose mean favours the constant-gap ensemble;
+    3b against claim 3: claim 3's unadjusted interval where it excludes 0 against claim 3."""
+    from dboost.analysis import verdicts
+    text = verdicts.answer()
+    comp = verdicts.comparisons("interp")
+    h = verdicts.headline().set_index(["claim", "profile"])
+    if h.loc[("5-save", "interp"), "verdict"] == "supported" and h.loc[("5c", "interp"), "verdict"] == "contradicted":
+        c = comp[(comp["claim"] == "5c") & (comp["role"] == "primary")]
+        assert f"is ahead of it at {int((c['mean'] * c['direction'] < 0).sum())} of {len(c)} sizes" in text
+    r = h.loc[("3", "interp")]
+    if h.loc[("3-ours", "interp"), "verdict"] == "supported" and r["verdict"] == "inconclusive" and r["hi_raw"] < 0:
+        assert f"its unadjusted 95 % interval points the other way: {fmt.interval(r['lo_raw'], r['hi_raw'])}" in text
 
 
 def test_the_landing_boxs_html_has_one_list_item_per_claim_of_the_answer(repo_runs):

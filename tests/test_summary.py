@@ -135,7 +135,7 @@ def test_an_inconclusive_verdict_shows_its_unadjusted_interval_when_that_exclude
     r = _claim(summary.claims_table("cpu"), analysis.claim("5-save").label)
     assert r["verdict"] == "inconclusive"
     lo, hi = ss.t.interval(0.95, 2, loc=np.mean(d), scale=ss.sem(d))
-    assert f"unadjusted 95 % interval [+{100 * lo:.1f}, +{100 * hi:.1f}] excludes 0 for the claim" in r["ours"]
+    assert f"unadjusted 95 % interval [+{100 * lo:.1f}, +{100 * hi:.1f}] excludes 0 on the side the claim states" in r["ours"]
     # a supported verdict needs no such note
     st2 = Store("cpu", "gap_sweep")
     for s, (a0, a1) in enumerate([(0.60, 0.620), (0.70, 0.721), (0.40, 0.419)]):
@@ -157,5 +157,5 @@ def test_a_multi_cell_claim_gives_the_range_of_its_cells_seeds(runs):
             st.put(f"save_mean_reverse_seed{s}_m{m}", boost_row(s, "save_mean_reverse", m, base + 0.01 * (m > 1) * (1 + s),
                                                                 0.90))
     cell = summary.headline_table().set_index("claim").loc[analysis.claim("5-save").label].iloc[1]
-    assert "(2–3 over its 2 cells)" in cell
+    assert "(n = 2–3 across its 2 cells)" in cell
     assert analysis.verdicts.n_text(dict(n=5, n_min=5, n_max=5, cells=4)) == "n=5"

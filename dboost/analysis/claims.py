@@ -167,15 +167,18 @@ CLAIMS: tuple[Claim, ...] = (
 
 
 # What qualifies a supported claim in the same regime, for the landing page's answer: (claim, the
-# other claim, that one's verdicts that qualify it, what it means).  Declared here, beside the claims,
+# other claim, that one's verdicts that qualify it, what it means; {against} / {cells}: how many of the
+# other claim's cells lean against it, of how many).  Declared here, beside the claims,
 # so the answer says it wherever the rows say it -- and nowhere they do not.
 CAVEATS: tuple[tuple[str, str, tuple[str, ...], str], ...] = (
     ("1", "S1", ("inconclusive", "contradicted"),
      "the frozen head with gap m0 is not shown to beat a trainable label-smoothing head trained without a gap"),
     ("3-ours", "3", ("inconclusive", "contradicted"),
      "the poster's own claim 3, that the frozen head with gap m0 beats a trainable one with gap m0, is not supported"),
-    ("5-save", "5c", ("contradicted",), "at some size a constant-gap ensemble beats it"),
-    ("5-zero", "5c", ("contradicted",), "at some size a constant-gap ensemble beats save mean; reverse margin"),
+    ("5-save", "5c", ("contradicted",), "a constant-gap ensemble of the same size is ahead of it at {against} of "
+                                         "{cells} sizes"),
+    ("5-zero", "5c", ("contradicted",), "a constant-gap ensemble is ahead of save mean; reverse margin at {against} "
+                                        "of {cells} sizes"),
 )
 
 

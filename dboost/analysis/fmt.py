@@ -70,7 +70,11 @@ def interval(lo: float, hi: float, metric: str = "test_acc") -> str:
     if lo != lo or hi != hi:
         return ""
     strip = lambda s: s.rsplit(" ", 1)[0] if " " in s else s  # noqa: E731
-    return f"[{strip(pt(lo, metric))}, {strip(pt(hi, metric))}]"
+    a, b = strip(pt(lo, metric)), strip(pt(hi, metric))
+    if metric not in NOT_A_PROPORTION and _d(metric) == 1 and any(
+            x != 0 and round(100 * x, 1) == 0 for x in (lo, hi)):  # '[−0.6, −0.0]' would hide which side 0 is on
+        a, b = (f"{100 * x:+.2f}".replace("-", "−") for x in (lo, hi))
+    return f"[{a}, {b}]"
 
 
 def estimate(mean: float, lo: float, hi: float, metric: str = "test_acc") -> str:

@@ -282,12 +282,12 @@ def agreement(verdicts: dict[str, str]) -> str:
 
 
 def n_text(r) -> str:
-    """'n=5', or for a claim over several cells whose seeds differ 'n=5 (3–5 over its 4 cells)': the
+    """'n=5', or for a claim over several cells whose seeds differ 'n=5 (n = 3–5 across its 4 cells)': the
     weakest cell's n alone would hide cells still waiting for seeds."""
     n = f"n={int(r['n'])}"
     lo, hi, k = r.get("n_min"), r.get("n_max"), r.get("cells", 1)
     if k and k > 1 and lo == lo and hi == hi and lo != hi:
-        n += f" ({int(lo)}–{int(hi)} over its {int(k)} cells)"
+        n += f" (n = {int(lo)}–{int(hi)} across its {int(k)} cells)"
     return n
 
 
@@ -344,7 +344,17 @@ def answer() -> str:
         for cid, other, verdicts_, text in CAVEATS:
             o = h[(h["claim"] == other) & (h["profile"] == r["profile"])]
             if cid == r["claim"] and r["verdict"] == "supported" and len(o) and o.iloc[0]["verdict"] in verdicts_:
-                out.append(f" *But* {text} ({by[other].tag} {o.iloc[0]['verdict']} at {r['profile']}).")
+                x = o.iloc[0]
+                if "{against}" in text:  # how many of the other claim's cells lean against it (each cell's mean)
+                    comp = comparisons(r["profile"])
+                    cells = comp[(comp["claim"] == other) & (comp["role"] == "primary")]
+                    text = text.format(against=int((cells["mean"] * cells["direction"] < 0).sum()), cells=len(cells))
+                raw = ""
+                lo, hi = x.get("lo_raw", np.nan), x.get("hi_raw", np.nan)
+                if lo == lo and hi == hi and (hi < 0 if x.get("direction", 1) > 0 else lo > 0) and \
+                        x["verdict"] != "contradicted":
+                    raw = f"; its unadjusted 95 % interval points the other way: {fmt.interval(lo, hi, x['metric'])}"
+                out.append(f" *But* {text} ({by[other].tag} {x['verdict']} at {r['profile']}{raw}).")
         return "".join(out)
 
     def listing(verdict: str) -> list[str]:

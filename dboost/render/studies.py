@@ -169,5 +169,5 @@ def data_size_verdict(profile: str = "interp") -> str:
     dz = analysis.rows("data_size", profile)
     if dz.empty:
         return (f"*The data-size study has no rows at `{profile}` yet*: `dboost run --profile {profile} --only "
-                "data_size` trains it (largest sizes last; on a GPU the 20k and 50k points take minutes).")
+                "data_size` trains it (smallest sizes first, so the figure exists early).")
     return f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))

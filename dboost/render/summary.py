@@ -72,8 +72,12 @@ def _unadjusted_note(r) -> str:
     lo, hi = r.get("lo_raw", float("nan")), r.get("hi_raw", float("nan"))
     if r["verdict"] != "inconclusive" or not (lo == lo and hi == hi) or lo <= 0 <= hi:
         return ""
-    side = "for" if (lo > 0) == (r.get("direction", 1) > 0) else "against"
-    return (f"; unadjusted 95 % interval {fmt.interval(lo, hi, r['metric'])} excludes 0 {side} the claim: it is "
+    good = (lo > 0) == (r.get("direction", 1) > 0)
+    if r.get("role", "primary") == "primary":
+        side = "on the side the claim states" if good else "on the other side"
+    else:  # a secondary metric the poster made no claim about: better or worse with the treatment
+        side = "on the better side" if good else "on the worse side"
+    return (f"; unadjusted 95 % interval {fmt.interval(lo, hi, r['metric'])} excludes 0 {side}: it is "
             "Holm's correction over the family that makes this comparison inconclusive")
 
 
