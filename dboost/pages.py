@@ -57,6 +57,11 @@ class Page:
             missing = [s for s in planned if s not in stored]
             cover = (f"; seeds with rows: {_list(stored)} (the profile's own: {_list(planned)}"
                      + (f", {len(missing)} of them without rows yet)" if missing else ")"))
+        if {"members", "rule", "seed"} <= set(self.rows.columns):  # boosting: how far each seed's chains got
+            longest = self.rows.groupby(["seed", "rule"])["members"].max().groupby("seed").min()
+            if longest.nunique() > 1:
+                cover += ("; members on every rule, per seed: "
+                          + ", ".join(f"seed {int(s)}: {int(m)}" for s, m in longest.items()))
         return (f"**Rendered from the {len(self.rows)} rows stored in `runs/{self.profile}/{self.experiment}/`**: "
                 f"tables and verdicts cover the rows present{cover}. `{self.rerun_command()}` trains what the "
                 "profile asks for and is not stored (a run still going, or seeds added since).")

@@ -149,3 +149,18 @@ def test_a_notebook_given_an_unknown_profile_fails_with_loads_message(world):
                             cwd=str(ROOT / "book/notebooks"), kernel_name="python3", progress_bar=False)
     assert e.value.ename == "ValueError" and "unknown profile 'nosuch'; known profiles: " in e.value.evalue
     assert listing(runs) == before
+
+
+def test_a_boosting_page_says_how_far_each_seeds_chains_got(world):
+    """Smoke boosting has one seed, its chains 3 long; a copy of seed 0's chains as seed 1, cut to 2
+    members on one rule, makes the page name each seed's length (the shortest over the rules)."""
+    runs, _ = world
+    rows_dir = runs / "smoke" / "boosting" / "rows"
+    assert "members on every rule" not in pages.load("boosting", "smoke").status()  # one seed: nothing to say
+    for p in list(rows_dir.glob("*_seed0_m*.json")):
+        r = json.loads(p.read_text())
+        if r["rule"] == "zero" and r["members"] == 3:
+            continue
+        r["seed"] = 1
+        (rows_dir / p.name.replace("_seed0_", "_seed1_")).write_text(json.dumps(r))
+    assert "members on every rule, per seed: seed 0: 3, seed 1: 2" in pages.load("boosting", "smoke").status()

@@ -64,3 +64,13 @@ def test_boosting_members_are_counted_once_per_machine():
                            shared_first_member=[True, True, False, True], member_trained_on=[old] * 4))
     assert provenance.members_note(df) == ("members trained on x86_64, CPU model not recorded (cpu), torch 2.14.1: "
                                            "3 networks, commit aaa")
+
+
+def test_training_time_counts_each_shared_network_once():
+    """A boosting member in several ensembles (or a gap-0 net in several experiments) trained once."""
+    import pandas as pd
+    from dboost.render.provenance import _wall_once
+    df = pd.DataFrame(dict(member_unit=["u1", "u1", "u2", None], member_wall_time_s=[100.0, 100.0, 50.0, 7.0]))
+    assert _wall_once(df) == 157.0
+    df = pd.DataFrame(dict(unit=["a", "a", "b"], train_wall_time_s=[10.0, 10.0, 5.0]))
+    assert _wall_once(df) == 15.0

@@ -34,7 +34,7 @@ def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
     if df.empty:
         return "*No results yet.*"
     first = df.iloc[0]
-    wall = df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum()
+    wall = _wall_once(df)
     seeds = sorted(set(int(s) for s in df["seed"]))
     hw = ", ".join(sorted(set(_named(f"{h} ({d})") for h, d in zip(df["env_hardware"], df["env_device"]))))
     if "member_trained_on" in df:  # boosting rows: members may have been trained elsewhere (cached outputs)
@@ -56,9 +56,19 @@ def provenance(df: pd.DataFrame, rerun: bool = True) -> str:
     return (f"**Run:** {term('profile')} `{first['profile']}` · data `{first['dataset']}` (train {n_tr}, "
             f"test {int(first['n_test']):,}) · recipe `{first['recipe']}`, {epochs} epochs, "
             f"batch {int(first['batch_size'])} · precision {prec} · executor {ex} · seeds {seeds} · {len(df)} rows · hardware {hw} · "
-            + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (sum over rows) · ")
+            + ("" if with_rerun else f"training wall time {wall / 60:.1f} min (its networks, each counted once) · ")
             + f"torch {first['env_torch']} · {commits_note(df)}."
             + ("\n\n" + rerun_line(df) if with_rerun else ""))
+
+
+def _wall_once(df: pd.DataFrame) -> float:
+    """Training seconds of the networks behind ``df``, each once: a shared unit (a boosting member in
+    several ensembles, a gap-0 net in several experiments) is one network, not one per row."""
+    for key, col in (("member_unit", "member_wall_time_s"), ("unit", "train_wall_time_s")):
+        if key in df and col in df:
+            keyed = df[df[key].notna()].drop_duplicates(key)
+            return float(keyed[col].sum() + df.loc[df[key].isna(), col].sum())
+    return float(df.filter(regex=r"(train_wall_time_s|member_wall_time_s)$").sum().sum())
 
 
 def _named(place: str) -> str:
