@@ -212,3 +212,12 @@ def test_the_across_regimes_sentence_reads_each_seeds_best_gap_in_logits(runs):
     text = conclusions.absolute_or_relative()
     assert "`gpu` m0 10.0, best g 20 (2 seeds)" in text and "`cpu` m0 2.0, best g 20 (2 seeds)" in text
     assert "m0 spans a factor 5.0, the best gap a factor 1.0" in text
+
+
+def test_the_minimum_width_sentence_counts_every_seed_not_only_the_first():
+    import pandas as pd
+    w = {(0, "0"): 100, (0, "m0"): 50, (0, "m0x2"): 150, (1, "0"): 100, (1, "m0"): 80, (1, "m0x2"): 90,
+         (2, "0"): 100, (2, "m0"): 120}
+    sw = pd.DataFrame([dict(seed=s, gap_label=g, min_width=v) for (s, g), v in w.items()])
+    assert conclusions._min_width_over_seeds(sw) == ("Over the seeds that ran both, the minimum is wider than at gap 0 "
+                                                     "at 1 × m0 on 2 of 3; at 2 × m0 on 1 of 2. ")
