@@ -11,8 +11,6 @@ from . import fmt, stats
 from .claims import CAVEATS, CLAIMS, Claim
 from .rows import profiles_with_rows, rows
 
-_BY_ID = {c.id: c for c in CLAIMS}
-
 SMOKE_NOTE = "pipeline check only (synthetic data)"
 N_TOO_SMALL = "inconclusive (n too small)"
 NO_COMMON_GRID = "inconclusive (no common grid)"  # claim 2: the seeds share fewer than 2 gaps > 0
@@ -116,8 +114,9 @@ def comparisons(profile: str) -> pd.DataFrame:
                      round(r["treatment_mean"], 12))
     t["same_as"] = ""
     first: dict = {}
+    by_id = {c.id: c for c in CLAIMS}  # read now: an experiment may declare claims after import (the toy test)
     for i, r in t[t["n"] >= 2].iterrows():
-        other = _BY_ID[r["claim"]].same_pairs_as
+        other = by_id[r["claim"]].same_pairs_as
         match = t[(t["claim"] == other) & (t["role"] == r["role"]) & (t["n"] >= 2)] if other else t.iloc[:0]
         hit = next((j for j, o in match.iterrows() if key(o) == key(r)), None)
         if hit is not None:
