@@ -14,10 +14,9 @@ from .tables import _length_pairs, verdict
 
 def _interval(gains) -> str:
     """The unadjusted 95 % paired-t interval of per-seed gains, '[+4.8, +7.1]' ('n/a' below 2 seeds)."""
-    r = analysis.paired_test(list(gains), [0.0] * len(gains))
-    if r["n"] < 2:
-        return "n/a"
-    return fmt.interval(*analysis.stats.t_interval(r["mean"], r["se"], r["df"], analysis.ALPHA))
+    from ..analysis.data_size import _t_interval  # the data-size study's own gain interval, the same rule
+    _, lo, hi = _t_interval(gains)
+    return "n/a" if lo != lo else fmt.interval(lo, hi)
 
 
 def training_length_verdict(profile: str | None = None) -> str:
