@@ -42,6 +42,18 @@ def test_paired_test_and_interval_match_scipy(t, c):
     lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], 0.05)
     rlo, rhi = ss.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=ss.sem(d))
     assert (lo, hi) == pytest.approx((rlo, rhi), rel=1e-12)
+    # the one-call form the pages use: the same interval, from the arms or from their differences
+    for r2 in (stats.paired_interval(t, c), stats.paired_interval(d)):
+        assert (r2["lo"], r2["hi"], r2["p"]) == pytest.approx((rlo, rhi, ref.pvalue), rel=1e-12)
+    lo90, hi90 = ss.t.interval(0.90, len(d) - 1, loc=d.mean(), scale=ss.sem(d))
+    r90 = stats.paired_interval(d, alpha=0.10)
+    assert (r90["lo"], r90["hi"]) == pytest.approx((lo90, hi90), rel=1e-12)
+
+
+def test_paired_interval_below_two_pairs_has_no_interval():
+    r = stats.paired_interval([0.03])
+    assert r["n"] == 1 and r["mean"] == pytest.approx(0.03)
+    assert np.isnan(r["lo"]) and np.isnan(r["hi"]) and np.isnan(r["p"])
 
 
 def test_holm_by_hand_and_against_statsmodels():

@@ -169,6 +169,16 @@ def test_the_boosting_caveat_says_whether_its_first_members_are_the_sweeps_netwo
     assert "networks trained apart from the gap sweep's" in line
 
 
+def test_without_unit_keys_the_boosting_caveat_compares_what_the_rows_measured():
+    import pandas as pd
+    bo = pd.DataFrame(dict(seed=[0, 0, 1, 1], rule=["zero", "constant"] * 2, members=1, test_acc=[0.60, 0.62, 0.70, 0.72]))
+    sw = pd.DataFrame(dict(seed=[0, 0, 1, 1], gap_label=["0", "m0"] * 2, test_acc=[0.60, 0.62, 0.70, 0.72]))
+    assert conclusions._same_networks(bo, sw) == "whether they are the gap sweep's networks, the rows do not record"
+    sw.loc[3, "test_acc"] = 0.75  # gap m0's mean moves by 1.5 points
+    assert "their means differ" in conclusions._same_networks(bo, sw)
+    assert conclusions._same_networks(bo, sw.iloc[:0]) == "the gap sweep has no rows to compare"
+
+
 def test_the_hardware_caveat_names_pairs_whose_arms_ran_on_different_or_unrecorded_machines(runs):
     from fake_rows import ENV
     st = Store("cpu", "gap_sweep")

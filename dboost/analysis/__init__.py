@@ -9,8 +9,8 @@ on a machine without torch.
 """
 from .claims import CLAIMS, Arm, Claim, claim
 from .rows import PROFILE_ORDER, profiles_with_rows, rows
-from .stats import ALPHA, holm, paired_test
+from .stats import ALPHA, holm, paired_interval, paired_test
 from .verdicts import answer, claim_verdicts, comparisons, headline
 
 __all__ = ["ALPHA", "Arm", "CLAIMS", "Claim", "PROFILE_ORDER", "answer", "claim", "claim_verdicts", "comparisons",
-           "headline", "holm", "paired_test", "profiles_with_rows", "rows"]
+           "headline", "holm", "paired_interval", "paired_test", "profiles_with_rows", "rows"]

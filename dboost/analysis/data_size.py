@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import stats
 
 from . import fmt
-from .stats import paired_test, t_interval
+from .stats import paired_interval
 
 POSTER_N = 50_000
 FIT = 0.99  # "fits its training set": gap-0 train accuracy at least this (the profile's size_fit)
@@ -24,12 +24,8 @@ FIT = 0.99  # "fits its training set": gap-0 train accuracy at least this (the p
 def _t_interval(x: np.ndarray, level: float = 0.95) -> tuple[float, float, float]:
     """(mean, low, high) of the paired-t interval of gains ``x`` (the verdict rule's, unadjusted);
     (mean, nan, nan) below 2 values."""
-    x = np.asarray(x, dtype=float)
-    r = paired_test(x, np.zeros_like(x))
-    if r["n"] < 2:
-        return r["mean"], math.nan, math.nan
-    lo, hi = t_interval(r["mean"], r["se"], r["df"], 1 - level)
-    return r["mean"], lo, hi
+    r = paired_interval(x, alpha=1 - level)
+    return r["mean"], r["lo"], r["hi"]
 
 
 def pairs(df: pd.DataFrame) -> pd.DataFrame:
@@ -54,8 +50,8 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     gain in points with its 95 % interval and paired-t p."""
     rows = []
     for (head, n), g in pairs(df).groupby(["head_label", "size"], sort=True):
-        m, lo, hi = _t_interval(g.gain.to_numpy() * 100)
-        p = float(stats.ttest_1samp(g.gain, 0.0).pvalue) if len(g) > 1 and g.gain.std() > 0 else math.nan
+        r = paired_interval(g.gain.to_numpy() * 100)
+        m, lo, hi, p = r["mean"], r["lo"], r["hi"], r["p"]
         rows.append({"head": head, "training images": int(n), "seeds": len(g),
                      "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n)})",
                      "gap-0 train acc (min)": f"{100 * g.train_acc0.min():.1f} %",

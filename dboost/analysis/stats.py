@@ -48,6 +48,16 @@ def paired_test(treatment, control) -> dict:
     return dict(n=n, mean=mean, se=sd / np.sqrt(n), df=n - 1, p=p)
 
 
+def paired_interval(treatment, control=None, alpha: float = ALPHA) -> dict:
+    """:func:`paired_test` with its *unadjusted* two-sided t interval at confidence 1 − ``alpha`` added
+    as ``lo``, ``hi`` (nan below 2 pairs): one comparison read alone, as the page tables and the
+    prose read it.  ``control`` None: ``treatment`` already holds the paired differences (gains)."""
+    t = np.asarray(treatment, float)
+    r = paired_test(t, np.zeros_like(t) if control is None else control)
+    r["lo"], r["hi"] = t_interval(r["mean"], r["se"], r["df"], alpha) if r["n"] >= 2 else (np.nan, np.nan)
+    return r
+
+
 def t_interval(mean: float, se: float, df: int, gamma: float) -> tuple[float, float]:
     """Two-sided t interval at confidence 1 − gamma."""
     if se == 0.0:

@@ -94,7 +94,8 @@ def comparisons(profile: str) -> pd.DataFrame:
                 if both.empty:
                     continue
                 name = cell if len(c.control) == 1 else ", ".join(x for x in (cell, _control_name(c, ctrl)) if x)
-                r = stats.paired_test(both["t"], both["c"])
+                r = stats.paired_interval(both["t"], both["c"])  # lo, hi: the unadjusted interval
+                r["lo_raw"], r["hi_raw"] = r.pop("lo"), r.pop("hi")
                 out.append(dict(claim=c.id, role=role, family=c.family if role == "primary" else "secondary",
                                 metric=metric, cell=name, direction=direction, seeds=tuple(int(s) for s in both.index),
                                 treatment_mean=float(both["t"].mean()), control_mean=float(both["c"].mean()), **r))
@@ -102,10 +103,8 @@ def comparisons(profile: str) -> pd.DataFrame:
     if t.empty:
         return t
     t["p_adj"], t["gamma"], t["lo"], t["hi"], t["verdict"] = np.nan, np.nan, np.nan, np.nan, N_TOO_SMALL
-    # the unadjusted 95 % interval beside the adjusted one: a reader sees what the correction changed
-    t["lo_raw"], t["hi_raw"] = np.nan, np.nan
-    for i, r in t[t["n"] >= 2].iterrows():
-        t.loc[i, ["lo_raw", "hi_raw"]] = stats.t_interval(r["mean"], r["se"], int(r["df"]), stats.ALPHA)
+    # lo_raw, hi_raw (the unadjusted 95 % interval) stand beside the adjusted lo, hi: a reader sees
+    # what the correction changed
     # A claim declared as possibly the same comparison as another (T at the profile's own length is
     # claim 1's networks): where its pairs are that claim's (same metric, seeds and values), it is one
     # hypothesis tested once -- it takes that one's adjustment and does not count again in the family
@@ -221,6 +220,7 @@ def _combine(cells: pd.DataFrame) -> dict:
                 direction=int(shown["direction"]),
                 treatment_mean=float(shown["treatment_mean"]), control_mean=float(shown["control_mean"]),
                 cells=len(cells), cells_supported=int((cells["verdict"] == "supported").sum()),
+                cells_against=int((cells["mean"] * cells["direction"] < 0).sum()),  # each cell's mean leans against
                 n_min=int(cells["n"].min()), n_max=int(cells["n"].max()),
                 family_size=int(shown["family_size"]))
 
@@ -345,9 +345,7 @@ def answer() -> str:
             if cid == r["claim"] and r["verdict"] == "supported" and len(o) and o.iloc[0]["verdict"] in verdicts_:
                 x = o.iloc[0]
                 if "{against}" in text:  # how many of the other claim's cells lean against it (each cell's mean)
-                    comp = comparisons(r["profile"])
-                    cells = comp[(comp["claim"] == other) & (comp["role"] == "primary")]
-                    text = text.format(against=int((cells["mean"] * cells["direction"] < 0).sum()), cells=len(cells))
+                    text = text.format(against=int(x["cells_against"]), cells=int(x["cells"]))
                 raw = ""
                 lo, hi = x.get("lo_raw", np.nan), x.get("hi_raw", np.nan)
                 if lo == lo and hi == hi and (hi < 0 if x.get("direction", 1) > 0 else lo > 0) and \

@@ -142,8 +142,8 @@ def _handicap(fr: pd.DataFrame) -> str:
     c = fr[(fr["head_label"] == name) & (fr["gap_label"] == "0")].set_index("seed")["test_acc"]
     both = pd.concat({"t": t, "c": c}, axis=1).dropna()
     if len(both) >= 2:
-        r = analysis.paired_test(both["t"], both["c"])
-        lo, hi = analysis.stats.t_interval(r["mean"], r["se"], r["df"], analysis.ALPHA)
+        r = analysis.paired_interval(both["t"], both["c"])
+        lo, hi = r["lo"], r["hi"]
         reading = ("so gap m0 only brings the frozen head level with it: the gain over the frozen head at gap 0 is "
                    "the size of the handicap that head creates" if lo <= 0 <= hi else
                    "so even with gap m0 the frozen head stays below it: the gain over the frozen head at gap 0 repairs "
@@ -163,14 +163,14 @@ def _same_networks(bo: pd.DataFrame, sw: pd.DataFrame) -> str:
     one = bo[(bo["members"] == 1) & (bo["rule"].isin(["zero", "constant"]))]
     if sw.empty or one.empty:
         return "the gap sweep has no rows to compare"
-    if "member_unit" not in one or "unit" not in sw:  # older rows: no unit keys -- compare what they measured
-        a = one.assign(gap_label=one["rule"].map({"zero": "0", "constant": "m0"})).groupby("gap_label")["test_acc"].mean()
-        b = sw[sw["gap_label"].isin(["0", "m0"])].groupby("gap_label")["test_acc"].mean()
-        if ((a - b).abs() > 5e-4).any():
-            return "networks trained apart from the gap sweep's, with the same recipe (their means differ)"
-        return "whether they are the gap sweep's networks, the rows do not record"
+    # both sides indexed by (seed, gap label): boosting's first plain member is the gap-0 net, the constant's gap m0
     a = one.assign(gap_label=one["rule"].map({"zero": "0", "constant": "m0"})).set_index(["seed", "gap_label"])
     b = sw[sw["gap_label"].isin(["0", "m0"])].set_index(["seed", "gap_label"])
+    if "member_unit" not in a or "unit" not in b:  # older rows: no unit keys -- compare what they measured
+        means = pd.concat({"a": a["test_acc"], "b": b["test_acc"]}, axis=1).groupby(level="gap_label").mean()
+        if ((means["a"] - means["b"]).abs() > 5e-4).any():
+            return "networks trained apart from the gap sweep's, with the same recipe (their means differ)"
+        return "whether they are the gap sweep's networks, the rows do not record"
     both = pd.concat({"a": a["member_unit"], "b": b["unit"]}, axis=1).dropna()
     if len(both) and (both["a"] == both["b"]).all():
         return "the same networks as the gap sweep's gap-0 and gap-m0 pairs"
@@ -317,14 +317,14 @@ def _other_regimes(profile: str) -> dict[str, str]:
 def _rule_gap(last: pd.DataFrame, top: str, other: str) -> str:
     """``top`` against ``other`` at one ensemble size, paired on the seeds both have: the mean
     difference in points, its unadjusted 95 % interval and what that allows one to say."""
-    from ..analysis.stats import decide, paired_test, t_interval
+    from ..analysis.stats import decide, paired_interval
     a = last[last["rule"] == top].set_index("seed")["test_acc"]
     b = last[last["rule"] == other].set_index("seed")["test_acc"]
     d = (a - b).dropna()
     if len(d) < 2:
         return f"; with {len(d)} paired seed{'s' * (len(d) != 1)} the two cannot be compared"
-    r = paired_test(d.to_numpy(), 0 * d.to_numpy())
-    lo, hi = t_interval(r["mean"], r["se"], r["df"], analysis.ALPHA)
+    r = paired_interval(d.to_numpy())
+    lo, hi = r["lo"], r["hi"]
     said = decide(lo, hi, 1)  # the page tables' unadjusted rule, on the interval just computed
     lead = "leads it by" if r["mean"] >= 0 else "trails it, paired, by"  # a mean over other seeds than the ranking's
     return (f"; paired over {len(d)} seeds, {_rule(top)} {lead} {fmt.estimate(r['mean'], lo, hi)} (unadjusted 95 % "

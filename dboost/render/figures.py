@@ -55,12 +55,8 @@ def _overlaps(ref, ours, pad: float) -> bool:
 
 def _mean_ci(values) -> tuple[float, float, float]:
     """Mean and unadjusted 95 % t interval over seeds (no interval for one seed)."""
-    v = np.asarray(values, float)
-    r = stats.paired_test(v, np.zeros_like(v))
-    if r["n"] < 2:
-        return r["mean"], np.nan, np.nan
-    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
-    return r["mean"], lo, hi
+    r = stats.paired_interval(values)
+    return r["mean"], r["lo"], r["hi"]
 
 
 def _band(ax, x, s, color, label, marker="o-"):
@@ -123,8 +119,9 @@ def plot_gap_sweep(df: pd.DataFrame):
         ax[key].set(xscale="log", xlabel="gap / m0", title=f"{lab} vs gap (gap 0: left, apart)")
     ax["mg"].plot(s["mult"], s["mult"] * float(base["train_mean_margin"].mean()), color="grey", lw=1,
                   label="margin = gap (at the mean m0)")
-    for k in ("mg0", "mg"):
-        ax[k].set_yscale("log")
+    if (d["train_mean_margin"] > 0).all():  # a log axis for margins spanning decades; not for a net with m < 0
+        for k in ("mg0", "mg"):
+            ax[k].set_yscale("log")
     ticks = sorted(set(pos["mult"]))
     for k in ("acc", "auc", "tr", "mg"):  # the grid's multiples as plain numbers, not 3×10⁻¹
         ax[k].set_xticks(ticks, [f"{t:g}" for t in ticks])

@@ -14,9 +14,8 @@ from .tables import _length_pairs, verdict
 
 def _interval(gains) -> str:
     """The unadjusted 95 % paired-t interval of per-seed gains, '[+4.8, +7.1]' ('n/a' below 2 seeds)."""
-    from ..analysis.data_size import _t_interval  # the data-size study's own gain interval, the same rule
-    _, lo, hi = _t_interval(gains)
-    return "n/a" if lo != lo else fmt.interval(lo, hi)
+    r = analysis.paired_interval(gains)
+    return "n/a" if r["n"] < 2 else fmt.interval(r["lo"], r["hi"])
 
 
 def training_length_verdict(profile: str | None = None) -> str:
@@ -87,7 +86,7 @@ def calibration_verdict(profile: str = "interp") -> str:
     """Does gap m0's NLL harm survive temperature scaling?  Claim 1's pairs (and the data-size study's)
     whose test logits are stored, raw against calibrated NLL, paired on seed (unadjusted 95 % t interval)."""
     from ..analysis import data_size as ds
-    from ..analysis.stats import paired_test, t_interval
+    from ..analysis.stats import paired_interval
     sw = analysis.rows("gap_sweep", profile)
     out = []
     sources = []
@@ -113,8 +112,8 @@ def calibration_verdict(profile: str = "interp") -> str:
             continue
         parts = []
         for col, label in (("test_nll", "raw NLL"), ("test_cal_nll", "NLL after temperature scaling")):
-            r = paired_test(b[f"{col}_t"], b[f"{col}_c"])
-            lo, hi = t_interval(r["mean"], r["se"], r["df"], 0.05)
+            r = paired_interval(b[f"{col}_t"], b[f"{col}_c"])
+            lo, hi = r["lo"], r["hi"]
             parts.append(f"{label} {fmt.estimate(r['mean'], lo, hi, 'test_nll')}")
             if col == "test_cal_nll":
                 few = len(b) < 3  # an interval from 1 degree of freedom: a direction, not a finding

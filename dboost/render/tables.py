@@ -41,12 +41,10 @@ def verdict(diffs, higher_is_better: bool = True) -> str:
     """A page table's verdict from paired differences (treatment − control): the glossary's rule
     with an *unadjusted* 95 % paired-t interval (one comparison read alone; the summary's verdicts
     adjust across each profile's family with Holm).  n < 2: inconclusive (n too small)."""
-    d = np.asarray(diffs, float)
-    r = stats.paired_test(d, np.zeros_like(d))
+    r = stats.paired_interval(diffs)
     if r["n"] < 2:
         return "inconclusive (n too small)"
-    lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
-    return stats.decide(lo, hi, 1 if higher_is_better else -1)
+    return stats.decide(r["lo"], r["hi"], 1 if higher_is_better else -1)
 
 
 def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "test_auc_proba", "test_auc_logits")) -> pd.DataFrame:
