@@ -309,6 +309,30 @@ def test_a_caveat_counts_the_cells_and_quotes_an_unadjusted_interval_that_points
         assert f"its unadjusted 95 % interval points the other way: {fmt.interval(r['lo_raw'], r['hi_raw'])}" in text
 
 
+@pytest.mark.parametrize("lo,hi,direction,kind,side", [
+    (0.2, 2.2, 1, "paired", 1), (-2.6, -0.5, 1, "paired", -1), (-0.5, 0.4, 1, "paired", 0),
+    (-0.3, -0.1, -1, "paired", 1),   # a lower-is-better claim: below 0 is the claimed side
+    (0.1, 0.3, -1, "paired", -1), (np.nan, np.nan, 1, "paired", 0), (0.95, 2.4, 1, "optimum", 0)])
+def test_leans_reads_the_unadjusted_interval_against_the_claimed_direction(lo, hi, direction, kind, side):
+    from types import SimpleNamespace
+    from dboost.analysis.verdicts import _leans
+    by = {"x": SimpleNamespace(kind=kind)}
+    assert _leans(dict(claim="x", lo_raw=lo, hi_raw=hi, direction=direction), by) == side
+
+
+def test_the_answer_counts_undecided_pairs_on_both_sides_alike(repo_runs):
+    """Undecided pairs that lean the claimed way before Holm are counted as plainly as those that lean
+    against, and the three counts add up to the undecided pairs with a test."""
+    import re
+    text = analysis.answer()
+    m = re.search(r"in (\d+) \(claim, regime\) pairs.*?Before Holm's correction (\d+) of them lean the claimed way"
+                  r".*?, (\d+) the other way.*?and (\d+) lean neither way", text, re.S)
+    if m is None:
+        pytest.skip("no undecided pair leans either way in these rows")
+    total, up, down, neither = map(int, m.groups())
+    assert up + down + neither == total
+
+
 def test_the_landing_boxs_html_has_one_list_item_per_claim_of_the_answer(repo_runs):
     """The landing page shows the answer through a cross-page glue, as HTML: each part a paragraph,
     each claim of a part a list item, its Markdown emphasis kept and its text escaped."""

@@ -1,5 +1,6 @@
 """dboost.render.conclusions: a page's conclusion repeats the claims table's verdicts, in words."""
 from dboost import analysis
+from dboost.analysis import fmt
 from dboost.render import conclusions, summary
 from dboost.render.markdown import PM_NOTE
 from dboost.results import Store
@@ -20,7 +21,8 @@ def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
     assert "does not fit its training set" in text  # the regime is named (train acc 0.7 here)
     assert PM_NOTE in text
     g = summary.at_a_glance().set_index("claim")
-    assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt (n=3): supported"
+    # the only testable comparison of its family, so Holm leaves scipy's 95 % interval of (0.020, 0.021, 0.019)
+    assert g.loc[analysis.claim("1").label, "cpu"] == "+2.0 pt [+1.8, +2.2] (n=3): supported"
     assert g.loc[analysis.claim("2").label, "cpu"] == "n=3: inconclusive (no common grid)"  # grid {0, 1}: nothing to locate
 
 
@@ -231,3 +233,39 @@ def test_the_minimum_width_sentence_counts_every_seed_not_only_the_first():
     sw = pd.DataFrame([dict(seed=s, gap_label=g, min_width=v) for (s, g), v in w.items()])
     assert conclusions._min_width_over_seeds(sw) == ("Over the seeds that ran both, the minimum is wider than at gap 0 "
                                                      "at 1 × m0 on 2 of 3; at 2 × m0 on 1 of 2. ")
+
+
+def test_the_best_single_model_line_pairs_the_frozen_heads_best_gap_with_the_best_head():
+    """The frozen head at each seed's best gap against the most accurate head-and-gap on >= 2 seeds,
+    paired on seed and checked against scipy; one-seed heads are listed as such, untested."""
+    import pandas as pd
+    from scipy import stats as ss
+    sw = pd.DataFrame(dict(seed=[0, 0, 0, 1, 1, 1, 2, 2, 2], gap_label=["0", "m0", "m0x2"] * 3,
+                           gap=[0, 10, 20] * 3, test_acc=[0.60, 0.70, 0.69, 0.61, 0.70, 0.72, 0.62, 0.71, 0.70]))
+    fr = pd.DataFrame(dict(seed=[0, 1, 2, 0, 1, 2, 0, 0], head_label=["Linear"] * 6 + ["freeze_last x1"] * 2,
+                           gap_label=["0"] * 3 + ["m0"] * 3 + ["0", "m0"],
+                           test_acc=[0.70, 0.71, 0.72, 0.72, 0.745, 0.73, 0.75, 0.74]))
+    text = conclusions._best_single(sw, fr)
+    assert "the most accurate is a trainable Linear head with gap m0: 73.2 % (3 seeds)" in text
+    d = [0.70 - 0.72, 0.72 - 0.745, 0.71 - 0.73]  # seeds' best gaps: m0, 2 x m0, m0
+    lo, hi = ss.t.interval(0.95, 2, loc=sum(d) / 3, scale=ss.sem(d))
+    assert "(1 × m0, 2 × m0; picked on the test set" in text
+    assert f"{fmt.estimate(sum(d) / 3, lo, hi)} against it, paired on 3 seeds" in text
+    assert "stays below it" in text  # all three seeds 2 points behind: the interval excludes 0
+    assert "On one seed only (no test; first seed): the frozen ×1 head 75.0 % at gap 0, gap m0 −1.0 pt." in text
+
+
+def test_the_lemma_1_line_reads_the_trainable_heads_m0_and_gain():
+    import pandas as pd
+    rows = []
+    for s, (a0, a1) in enumerate([(0.70, 0.715), (0.71, 0.72), (0.70, 0.716)]):
+        rows += [dict(seed=s, head_label="Linear", gap_label="0", test_acc=a0, train_mean_margin=10.0),
+                 dict(seed=s, head_label="Linear", gap_label="m0", test_acc=a1, train_mean_margin=20.0),
+                 dict(seed=s, head_label="freeze_last x10", gap_label="0", test_acc=0.64, train_mean_margin=13.0)]
+    fr = pd.DataFrame(rows)
+    text = conclusions._lemma1(fr)
+    assert "the frozen ×10 head has m0 = 13" in text and "a trainable Linear head: m0 = 10" in text
+    assert "did not scale their logits away from the gap" in text  # m0 of the frozen head's order, gain > 0 on 3 of 3
+    fr.loc[fr["head_label"] == "Linear", "train_mean_margin"] = 80.0  # margins far past the frozen head's
+    assert "as Lemma 1 allows" in conclusions._lemma1(fr)
+    assert conclusions._lemma1(fr[fr["head_label"] == "Linear"]) == ""  # no frozen head to compare with

@@ -30,6 +30,7 @@ RULE_NAMES = {
 HEAD_NAMES = {
     "freeze_last x10": "the frozen ×10 head", "Linear": "a trainable Linear head",
     "strong: Linear + LS0.1": "the strong baseline (trainable Linear, label smoothing 0.1)",
+    "freeze_last x1": "the frozen ×1 head",
 }
 
 
@@ -45,6 +46,13 @@ def head_short(label: str) -> str:
 def head_name(label: str) -> str:
     """'Linear' -> 'a trainable Linear head'; a label without a human name stays, in code font."""
     return HEAD_NAMES.get(label, f"`{label}`")
+
+
+def gap_name(label: str) -> str:
+    """A gap label as a reader says it: 'm0x2' -> '2 × m0', 'm0' -> '1 × m0', '0' -> 'gap 0'."""
+    if label == "0":
+        return "gap 0"
+    return "1 × m0" if label == "m0" else f"{label.removeprefix('m0x')} × m0" if label.startswith("m0x") else label
 
 
 def pct(x: float) -> str:

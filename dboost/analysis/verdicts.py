@@ -222,7 +222,7 @@ def _combine(cells: pd.DataFrame) -> dict:
                 cells=len(cells), cells_supported=int((cells["verdict"] == "supported").sum()),
                 cells_against=int((cells["mean"] * cells["direction"] < 0).sum()),  # each cell's mean leans against
                 n_min=int(cells["n"].min()), n_max=int(cells["n"].max()),
-                family_size=int(shown["family_size"]))
+                family_size=int(shown["family_size"]), same_as=str(shown.get("same_as", "") or ""))
 
 
 def claim_verdicts(profile: str) -> pd.DataFrame:
@@ -288,6 +288,30 @@ def n_text(r) -> str:
     if k and k > 1 and lo == lo and hi == hi and lo != hi:
         n += f" (n = {int(lo)}–{int(hi)} across its {int(k)} cells)"
     return n
+
+
+def _leans(r, by: dict) -> int:
+    """+1 / −1: a comparison's *unadjusted* 95 % interval excludes 0 on the side its claim states / the
+    other side; 0: neither, or a claim that locates an optimum (its interval is a position, not a sign)."""
+    lo, hi, d = r.get("lo_raw", np.nan), r.get("hi_raw", np.nan), r.get("direction", 1)
+    if by[r["claim"]].kind == "optimum" or not (lo == lo and hi == hi):
+        return 0
+    if lo > 0 or hi < 0:
+        return 1 if (lo > 0) == (d > 0) else -1
+    return 0
+
+
+def _one_training_set(h: pd.DataFrame) -> str:
+    """'; each regime's seeds share one training set (interp: 2,000 images ...) ...': the supported
+    intervals vary initialisation and data order, not the draw of the training data."""
+    from ..config import PROFILES
+    sizes = [f"{p} {PROFILES[p].n_train or 50_000:,} images" for p in dict.fromkeys(h["profile"]) if p in PROFILES]
+    if not sizes:
+        return ""
+    measured = not rows("data_size", "interp").empty
+    return (f"; each regime's seeds share one training set ({', '.join(sizes)}), so these intervals leave out the "
+            "variance of drawing the data, which the data-size page " + ("measures" if measured else
+                                                                           "will measure once its rows land"))
 
 
 def answer() -> str:
@@ -373,7 +397,7 @@ def answer() -> str:
     single = undecided[undecided["n"] < 2]
     tested = undecided[undecided["n"] >= 2]
     s1 = ("**Supported** after Holm's adjustment (claim: regime, effect in test accuracy, adjusted 95 % interval, "
-          "paired seeds):\n" + "\n".join(sup)) if sup else \
+          f"paired seeds{_one_training_set(h)}):\n" + "\n".join(sup)) if sup else \
         "**No claim is supported** after Holm's adjustment in any regime."
     s2 = ("**Contradicted** (the adjusted interval excludes 0 on the other side):\n" + "\n".join(con)) if con else \
         "**No claim is contradicted.**"
@@ -382,9 +406,17 @@ def answer() -> str:
     dis = [by[cid].tag for cid, g in h.groupby("claim", sort=False)
            if {"supported", "contradicted"} <= set(g["verdict"])]
     s3 = (f"**Undecided** with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
-          f"{len(tested)} claim–regime cells (claims {', '.join(und)})" if len(tested) else "Nothing tested is undecided")
+          f"{len(tested)} (claim, regime) pairs (claims {', '.join(und)})" if len(tested) else "Nothing tested is undecided")
+    # the same reading for both sides: what leans the claimed way before Holm is said as plainly as what leans against
+    lean = {side: [f"{by[r['claim']].tag} at {r['profile']}" for _, r in tested.iterrows() if _leans(r, by) == side]
+            for side in (1, -1)}
+    if lean[1] or lean[-1]:
+        s3 += (f". Before Holm's correction {len(lean[1])} of them lean the claimed way (unadjusted 95 % interval on "
+               f"the claim's side{': ' + ', '.join(lean[1]) if lean[1] else ''}), {len(lean[-1])} the other way"
+               f"{' (' + ', '.join(lean[-1]) + ')' if lean[-1] else ''}, and {len(tested) - len(lean[1]) - len(lean[-1])} "
+               "lean neither way")
     if len(single):
-        s3 += (f"; {len(single)} more cell{'s' * (len(single) > 1)} ha{'ve' if len(single) > 1 else 's'} one seed, "
+        s3 += (f"; {len(single)} more pair{'s' * (len(single) > 1)} ha{'ve' if len(single) > 1 else 's'} one seed, "
                f"so no test (claims {', '.join(dict.fromkeys(by[c].tag for c in single['claim']))} at "
                f"{', '.join(dict.fromkeys(single['profile']))})")
     s3 += (f"; the regimes disagree on claim{'s' * (len(dis) > 1)} {', '.join(dis)}." if dis else ".")

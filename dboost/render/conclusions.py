@@ -157,6 +157,73 @@ def _handicap(fr: pd.DataFrame) -> str:
     return text
 
 
+def _best_single(sw: pd.DataFrame, fr: pd.DataFrame) -> str:
+    """The most accurate single network of the head study (heads and gaps on >= 2 seeds), against the
+    frozen ×10 head at each seed's most accurate gap of the sweep -- picked on the test set, so the
+    comparison favours the frozen head; and the heads that ran on one seed only, said as such."""
+    if sw.empty or fr.empty or "head_label" not in fr:
+        return ""
+    acc = fr.groupby(["head_label", "gap_label"])["test_acc"].agg(["mean", "count"])
+    several = acc[acc["count"] >= 2]
+    if several.empty:
+        return ""
+    (head, gap), top = several["mean"].idxmax(), several.loc[several["mean"].idxmax()]
+    best = sw.loc[sw.groupby("seed")["test_acc"].idxmax()].set_index("seed")
+    c = fr[(fr["head_label"] == head) & (fr["gap_label"] == gap)].set_index("seed")["test_acc"]
+    both = pd.concat({"t": best["test_acc"], "c": c}, axis=1).dropna()
+    what = f"{fmt.head_name(head)} {'with gap m0' if gap == 'm0' else 'at gap ' + str(gap)}"
+    text = (f"- **Best single model.** Of the heads and gaps trained on 2 or more seeds the most accurate is {what}: "
+            f"{fmt.pct(top['mean'])} ({int(top['count'])} seeds).")
+    if len(both) >= 2 and head != "freeze_last x10":
+        r = analysis.paired_interval(both["t"], both["c"])
+        mults = [fmt.gap_name(x) for x in sorted(set(best.loc[both.index, "gap_label"]),
+                                                 key=lambda x: float(best.loc[best["gap_label"] == x, "gap"].iloc[0]))]
+        text += (f" The frozen ×10 head at each seed's most accurate gap of the sweep ({', '.join(mults)}; picked on "
+                 f"the test set, which favours it) reaches {fmt.pct(both['t'].mean())}: "
+                 f"{fmt.estimate(r['mean'], r['lo'], r['hi'])} against it, paired on {r['n']} seeds (unadjusted 95 % "
+                 "interval), " + ("so even at its best gap the frozen head stays below it." if r["hi"] < 0 else
+                                  "so at its best gap the frozen head cannot be told from it." if r["lo"] <= 0 else
+                                  "so at its best gap the frozen head beats it."))
+    one = acc[acc["count"] == 1].reset_index()
+    single = [h for h, g in one.groupby("head_label", sort=False) if set(g["gap_label"]) >= {"0", "m0"}]
+    if single:
+        def said(h):
+            a = one[one["head_label"] == h].set_index("gap_label")["mean"]
+            return f"{fmt.head_name(h)} {fmt.pct(a['0'])} at gap 0, gap m0 {fmt.pt(a['m0'] - a['0'])}"
+        text += (" On one seed only (no test; first seed): " + "; ".join(said(h) for h in single) + ".")
+    return text
+
+
+def _lemma1(fr: pd.DataFrame) -> str:
+    """Lemma 1's worry read off the rows: do the trainable heads scale their logits away from the gap?
+    Their m0 against the frozen ×10 head's, and what gap m0 does to their accuracy (paired, unadjusted)."""
+    if fr.empty or "head_label" not in fr or "freeze_last x10" not in set(fr["head_label"]):
+        return ""
+    g0 = fr[fr["gap_label"] == "0"].groupby("head_label")["train_mean_margin"].mean()
+    parts = []
+    for h in (x for x in fmt.HEAD_NAMES if x not in ("freeze_last x10", "freeze_last x1") and x in g0.index):
+        t = fr[(fr["head_label"] == h) & (fr["gap_label"] == "m0")].set_index("seed")["test_acc"]
+        c = fr[(fr["head_label"] == h) & (fr["gap_label"] == "0")].set_index("seed")["test_acc"]
+        both = pd.concat({"t": t, "c": c}, axis=1).dropna()
+        if len(both) >= 2:
+            r = analysis.paired_interval(both["t"], both["c"])
+            parts.append((h, float(g0[h]), r))
+    if not parts:
+        return ""
+    frozen = float(g0["freeze_last x10"])
+    said = "; ".join(f"{fmt.head_name(h)}: m0 = {m:.3g}, gap m0 {fmt.estimate(r['mean'], r['lo'], r['hi'])} "
+                     f"(n={r['n']})" for h, m, r in parts)
+    finite = all(m < 2 * frozen for _, m, _ in parts)
+    helped = all(r["lo"] > 0 for _, _, r in parts)
+    reading = ("so within this training the trainable heads did not scale their logits away from the gap: their m0 "
+               "stays of the frozen head's order and gap m0 still raises their accuracy" if finite and helped else
+               "so the trainable heads' margins stay of the frozen head's order (their logits were not scaled away); "
+               "whether gap m0 still raises their accuracy, these seeds cannot tell" if finite else
+               "so the trainable heads' margins grow well past the frozen head's, as Lemma 1 allows")
+    return (f"**Lemma 1 in these rows.** At gap 0 the frozen ×10 head has m0 = {frozen:.3g}; {said} (unadjusted 95 % "
+            f"intervals, paired on seed), {reading}.")
+
+
 def _same_networks(bo: pd.DataFrame, sw: pd.DataFrame) -> str:
     """Whether boosting's single-member gap-0 / gap-m0 rows are the gap sweep's networks (shared
     units: the same test accuracy on every seed) or were trained apart."""
@@ -220,6 +287,9 @@ def caveats(profile: str | None = None) -> str:
         out.append(f"- **Baseline strength** (`{pfr}`). {handicap}. Claim S1 tests the frozen head with gap m0 against "
                    f"the {term('strong baseline')} (trainable head, label smoothing 0.1) with the Holm adjustment; it is "
                    "the pre-declared comparison, whichever head is strongest in a profile.")
+    best = _best_single(sw, fr)
+    if best:
+        out.append(best)
     hw = _paired_hardware(sw)
     if hw:
         out.append(hw)
@@ -360,6 +430,12 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
         if handicap:
             lines.append(f"**The frozen head's handicap.** {handicap}. That is why S1 and S2 test the method against "
                          f"and on top of a {term('strong baseline')}.")
+        lemma = _lemma1(fr)
+        if lemma:
+            lines.append(lemma)
+        best = _best_single(load_rows("gap_sweep", prof)[0], fr)
+        if best:
+            lines.append(best[2:])  # a paragraph here, a list item on the summary
     elif experiment == "boosting":
         bo, _ = load_rows("boosting", prof)
         if not bo.empty:

@@ -149,8 +149,16 @@ def at_a_glance() -> pd.DataFrame:
             if c.kind == "optimum" and r["mean"] != r["mean"]:  # no common grid: nothing to locate
                 row[r["profile"]] = f"n={int(r['n'])}: {r['verdict']}"
                 continue
-            eff = f"{r['mean']:.2g} × m0" if c.kind == "optimum" else fmt.pt(r["mean"])
-            row[r["profile"]] = f"{eff} (n={int(r['n'])}): {r['verdict']}"
+            if isinstance(r.get("same_as"), str) and r["same_as"]:  # the same networks as another claim: one test, said once (counted once in Holm)
+                row[r["profile"]] = f"≡ claim {r['same_as']} (the same pairs)"
+                continue
+            if c.kind == "optimum":
+                eff = f"{r['mean']:.2g} × m0" + (f" [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else "")
+            else:
+                eff = fmt.estimate(r["mean"], r["lo"], r["hi"], r["metric"])
+            # a claim of several cells (sizes, architectures, gaps) shows the one that decides its verdict
+            cell = f"{r['cell']}, deciding cell of {int(r['cells'])}; " if r.get("cells", 1) > 1 and r.get("cell") else ""
+            row[r["profile"]] = f"{eff} ({cell}n={int(r['n'])}): {r['verdict']}"
         out.append(row)
     return pd.DataFrame(out).fillna("not run")
 
