@@ -269,3 +269,29 @@ def test_the_lemma_1_line_reads_the_trainable_heads_m0_and_gain():
     fr.loc[fr["head_label"] == "Linear", "train_mean_margin"] = 80.0  # margins far past the frozen head's
     assert "as Lemma 1 allows" in conclusions._lemma1(fr)
     assert conclusions._lemma1(fr[fr["head_label"] == "Linear"]) == ""  # no frozen head to compare with
+
+
+def test_the_minimum_width_link_is_counted_seed_by_seed():
+    """Seed 0: widest minimum (smallest width) at its most accurate gap; seed 1: at another gap, though
+    its best gap is still wider than gap 0; seed 2 has no width at its best gap and is not read."""
+    import pandas as pd
+    rows = []
+    for s, accs, widths in ((0, (0.60, 0.70, 0.68), (500, 100, 300)), (1, (0.60, 0.68, 0.70), (500, 100, 300)),
+                            (2, (0.60, 0.70, 0.68), (500, float("nan"), 300))):
+        rows += [dict(seed=s, gap_label=lab, gap=gap, test_acc=a, min_width=w)
+                 for lab, gap, a, w in zip(("0", "m0", "m0x2"), (0, 10, 20), accs, widths)]
+    assert conclusions._min_width_link(pd.DataFrame(rows)) == (1, 2, 2)
+
+
+def test_the_training_length_course_reads_one_set_of_seeds():
+    """Seed 2 ran only the longest length: the course is read on seeds 0 and 1, so its large gain
+    there cannot make a rise of its own."""
+    import pandas as pd
+    from dboost.render import studies
+    rows = [dict(seed=s, length_epochs=e, gain=gn) for s in (0, 1) for e, gn in ((15, 0.01), (60, 0.03), (150, 0.02))]
+    rows.append(dict(seed=2, length_epochs=150, gain=0.20))
+    text = studies._course(pd.DataFrame(rows))
+    assert "on the 2 seeds every length ran, the mean gain is +1.0 pt, +3.0 pt, +2.0 pt at 15, 60, 150 epochs" in text
+    assert text.endswith("it peaks at 60 epochs")
+    rising = pd.DataFrame([dict(seed=s, length_epochs=e, gain=e / 1000 + s / 1e4) for s in (0, 1) for e in (15, 60, 150)])
+    assert studies._course(rising).endswith("it rises with training")

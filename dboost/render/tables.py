@@ -37,6 +37,19 @@ def pm(values, digits: int = 4) -> str:
     return f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}"
 
 
+def seeds_by_head(df: pd.DataFrame) -> str:
+    """'frozen ×10 and strong baseline (Linear + LS 0.1) 3 seeds each; Linear (trainable), ... 1 seed each': how
+    many seeds each head ran at gap 0 in these rows -- which heads a profile trains on every seed differs."""
+    if df.empty or "head_label" not in df:
+        return "no rows"
+    n = df[df["gap_label"] == "0"].groupby("head_label", sort=False)["seed"].nunique()
+    groups = {}
+    for head, k in n.items():
+        groups.setdefault(int(k), []).append(fmt.head_short(head))
+    return "; ".join(f"{', '.join(hs)} {k} seed{'s' * (k != 1)}{' each' if len(hs) > 1 else ''}"
+                     for k, hs in sorted(groups.items(), reverse=True))
+
+
 def verdict(diffs, higher_is_better: bool = True) -> str:
     """A page table's verdict from paired differences (treatment − control): the glossary's rule
     with an *unadjusted* 95 % paired-t interval (one comparison read alone; the summary's verdicts
