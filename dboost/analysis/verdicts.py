@@ -164,8 +164,13 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
     best = common.idxmax(axis=1)
     n, lo_t, hi_t = len(best), *c.target
     edge = bool((best == common.columns.max()).any())
+    # how far each seed's best is ahead of its runner-up, in test images: a best by 1 image is a near-tie
+    n_test = float(df["n_test"].dropna().iloc[0]) if "n_test" in df and df["n_test"].notna().any() else float("nan")
+    top2 = np.sort(common.to_numpy(float), axis=1)[:, -2:] if common.shape[1] >= 2 else np.full((n, 2), np.nan)
+    lead = [int(round(x)) if x == x else None for x in (top2[:, 1] - top2[:, 0]) * n_test]
     res = dict(claim=c.id, n=n, grid=[float(x) for x in common.columns], best=[float(b) for b in best],
-               seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge, incomplete=incomplete)
+               seeds=tuple(int(s) for s in best.index), target=c.target, edge=edge, incomplete=incomplete,
+               lead_images=lead)
     if sum(1 for m in common.columns if m > 0) < 2:
         # the seeds share only gap 0 and m0 (one seed ran the whole grid): "best = m0" would be forced
         # by the grid, not found -- there is no optimum to locate
@@ -175,9 +180,8 @@ def optimum(profile: str, c: Claim | None = None) -> dict | None:
         v = N_TOO_SMALL if n < 2 else ("contradicted" if (best <= 0).all() else "inconclusive")
         res.update(centre=centre, lo=float("nan"), hi=float("nan"), verdict=v)
     else:
-        r = stats.paired_test(np.log2(best.to_numpy(float)), np.zeros(n))
-        lo, hi = stats.t_interval(r["mean"], r["se"], r["df"], stats.ALPHA)
-        lo, hi = 2.0 ** lo, 2.0 ** hi
+        r = stats.paired_interval(np.log2(best.to_numpy(float)))
+        lo, hi = 2.0 ** r["lo"], 2.0 ** r["hi"]
         v = "supported" if lo_t <= lo and hi <= hi_t else "contradicted" if hi < lo_t or lo > hi_t else "inconclusive"
         if edge and v != "contradicted" and hi >= common.columns.max():
             v = "inconclusive"  # a seed's best is the grid's top: the optimum may lie beyond it

@@ -262,28 +262,42 @@ def _same_networks(bo: pd.DataFrame, sw: pd.DataFrame) -> str:
     return "networks trained apart from the gap sweep's, with the same recipe"
 
 
+# the gap sweep's paired comparisons (claim 1, claim 2b's two cells): (name, control label, treatment label)
+_SWEEP_PAIRS = (("claim 1", "0", "m0"), ("claim 2b's 0.5 × m0 cell", "m0x0.5", "m0"), ("claim 2b's 2 × m0 cell", "m0x2", "m0"))
+
+
 def _paired_hardware(sw: pd.DataFrame) -> str:
-    """Claim 1's pairs whose gap-0 and gap-m0 nets trained on different CPU/GPU models, or on one whose
-    model the row does not record (float kernels differ between models: noise inside a pair)."""
+    """The gap sweep's pairs whose two arms trained on different CPU/GPU models, or on one the row does
+    not name (float kernels differ between models: noise inside a pair) -- with the days the arms
+    finished, which say whether an unnamed pair could have changed machine (one session, one machine)."""
     if sw.empty or "env_hardware" not in sw:
         return ""
-    pairs = sw[sw["gap_label"].isin(["0", "m0"])].pivot_table(index="seed", columns="gap_label", values="env_hardware",
-                                                             aggfunc="first")
-    if not {"0", "m0"} <= set(pairs.columns):
-        return ""
-    pairs = pairs.dropna()
-    unknown = lambda h: str(h).strip() in ("", "x86_64", "aarch64", "arm64", "cpu")  # noqa: E731  -- no model named
-    differ = [int(s) for s, r in pairs.iterrows() if r["0"] != r["m0"] and not (unknown(r["0"]) or unknown(r["m0"]))]
-    unrecorded = [int(s) for s, r in pairs.iterrows() if int(s) not in differ and (unknown(r["0"]) or unknown(r["m0"]))]
-    if not differ and not unrecorded:
-        return ""
+    unknown = lambda h: str(h).strip() in ("", "nan", "x86_64", "aarch64", "arm64", "cpu")  # noqa: E731  -- no model named
     seeds = lambda x: f"seed{'s' * (len(x) > 1)} {', '.join(map(str, x))}"  # noqa: E731
-    parts = ([f"in {len(differ)} ({seeds(differ)}) the gap-0 and gap-m0 nets trained on different machines"] if differ
-             else []) + ([f"in {len(unrecorded)} ({seeds(unrecorded)}) a row names no CPU model, so the rows cannot "
-                          "show that both arms ran on one machine"] if unrecorded else [])
-    return (f"- **Hardware inside a pair.** Of claim 1's {len(pairs)} pairs, " + "; ".join(parts) + ". Float kernels "
-            "differ between CPU models, so a pair split across models would carry that difference into its gain "
-            "(the gap-m0 arm always trains after its gap-0 arm, so a change of machine would fall between them).")
+    day = sw["finished_at"].astype(str).str[:10] if "finished_at" in sw else pd.Series("", index=sw.index)
+    parts = []
+    for name, a, b in _SWEEP_PAIRS:
+        d = sw.assign(day=day)[sw["gap_label"].isin([a, b])]
+        hw = d.pivot_table(index="seed", columns="gap_label", values="env_hardware", aggfunc="first")
+        dd = d.pivot_table(index="seed", columns="gap_label", values="day", aggfunc="first")
+        if not {a, b} <= set(hw.columns):
+            continue
+        hw, dd = hw[[a, b]].dropna(), dd.reindex(columns=[a, b])
+        split = [int(s) for s, r in hw.iterrows() if r[a] != r[b] and not (unknown(r[a]) or unknown(r[b]))]
+        blind = [int(s) for s, r in hw.iterrows() if int(s) not in split and (unknown(r[a]) or unknown(r[b]))]
+        apart = [s for s in blind if dd.loc[s, a] != dd.loc[s, b]]
+        same_day = [s for s in blind if s not in apart]
+        said = ([f"on {seeds(split)} the two arms ran on different CPU models (recorded)"] if split else []) + (
+            [f"on {seeds(apart)} a row names no CPU model and the arms finished on different days, so they may have "
+             "run on different machines"] if apart else []) + (
+            [f"on {seeds(same_day)} a row names no CPU model, but both arms finished on the same day (most likely one session, so one machine)"]
+            if same_day else [])
+        if said:
+            parts.append(f"{name} ({len(hw)} pair{'s' * (len(hw) != 1)}): " + "; ".join(said))
+    if not parts:
+        return ""
+    return ("- **Hardware inside a pair.** " + ". ".join(p[:1].upper() + p[1:] for p in parts) + ". Float kernels "
+            "differ between CPU models, so a pair split across models carries that difference into its gain.")
 
 
 def caveats(profile: str | None = None) -> str:

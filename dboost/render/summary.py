@@ -46,7 +46,12 @@ def _effect_text(r, c) -> str:
             return (f"no optimum to locate: the gaps every seed ran are {grid} × m0 (the whole grid ran on fewer than "
                     f"2 seeds), n={r['n']}")
         at = f"{r['mean']:.2g} × m0 [{r['lo']:.2g}, {r['hi']:.2g}]" if r["lo"] == r["lo"] else f"{r['mean']:.2g} × m0"
-        return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per} × m0; grid every seed "
+        lead = o.get("lead_images") or []
+        if lead and all(x is not None for x in lead):
+            per += f" × m0, each ahead of its seed's runner-up gap by {', '.join(map(str, lead))} test images"
+        else:
+            per += " × m0"
+        return (f"best gap {at} (geometric mean, 95 % interval over seeds; per-seed best: {per}; grid every seed "
                 f"ran: {grid} × m0" + ("; a seed's best is the grid's top, the optimum may lie beyond" if o["edge"] else "")
                 + (f"; seeds {', '.join(map(str, o['incomplete']))} wait for their grid points" if o.get("incomplete") else "")
                 + f"), n={r['n']}")
