@@ -399,7 +399,8 @@ def answer() -> str:
     counted = h[[not is_repeat(r) for _, r in h.iterrows()]]
     undecided = counted[~counted["verdict"].isin(["supported", "contradicted"])]
     single = undecided[undecided["n"] < 2]
-    tested = undecided[undecided["n"] >= 2]
+    no_grid = undecided[(undecided["n"] >= 2) & (undecided["verdict"] == NO_COMMON_GRID)]  # nothing to locate
+    tested = undecided[(undecided["n"] >= 2) & (undecided["verdict"] != NO_COMMON_GRID)]
     s1 = ("**Supported** after Holm's adjustment (claim: regime, effect in test accuracy, adjusted 95 % interval, "
           f"paired seeds{_one_training_set(h)}):\n" + "\n".join(sup)) if sup else \
         "**No claim is supported** after Holm's adjustment in any regime."
@@ -412,7 +413,7 @@ def answer() -> str:
     s3 = (f"**Undecided** with {'–'.join(map(str, (ns[0], ns[-1]))) if len(ns) > 1 else ns[0]} paired seeds in "
           f"{len(tested)} (claim, regime) pairs (claims {', '.join(und)})" if len(tested) else "Nothing tested is undecided")
     # the same reading for both sides: what leans the claimed way before Holm is said as plainly as what leans against
-    lean = {side: [f"{by[r['claim']].tag} at {r['profile']}" for _, r in tested.iterrows() if _leans(r, by) == side]
+    lean = {side: [f"claim {by[r['claim']].tag} at {r['profile']}" for _, r in tested.iterrows() if _leans(r, by) == side]
             for side in (1, -1)}
     if lean[1] or lean[-1]:
         s3 += (f". Before Holm's correction {len(lean[1])} of them lean the claimed way (unadjusted 95 % interval on "
@@ -423,5 +424,8 @@ def answer() -> str:
         s3 += (f"; {len(single)} more pair{'s' * (len(single) > 1)} ha{'ve' if len(single) > 1 else 's'} one seed, "
                f"so no test (claims {', '.join(dict.fromkeys(by[c].tag for c in single['claim']))} at "
                f"{', '.join(dict.fromkeys(single['profile']))})")
+    if len(no_grid):
+        s3 += "; " + ", ".join(f"claim {by[r['claim']].tag} at {r['profile']}" for _, r in no_grid.iterrows()) + \
+            " ran no common gap grid beyond 0 and m0 on its seeds, so there is no optimum to locate"
     s3 += (f"; the regimes disagree on claim{'s' * (len(dis) > 1)} {', '.join(dis)}." if dis else ".")
     return "\n\n".join((s1, s2, s3))

@@ -60,11 +60,13 @@ def _effect_text(r, c) -> str:
     arms = f"{level(r['control_mean'])} → {level(r['treatment_mean'])}: " if c.kind != "gain_difference" else ""
     diff = f"{arms}{fmt.pt(r['mean'], m)}"
     if r["n"] >= 2:
-        diff = f"{arms}{fmt.estimate(r['mean'], r['lo'], r['hi'], m)} (p = {r['p']:.2g}, Holm p = {r['p_adj']:.2g} of {int(r['family_size'])})"
-    diff += f", n={int(r['n'])}" + _unadjusted_note(r)
+        diff = (f"{arms}{fmt.estimate(r['mean'], r['lo'], r['hi'], m)} (p = {r['p']:.2g}; Holm-adjusted over the "
+                f"{int(r['family_size'])} comparisons of its family, p = {r['p_adj']:.2g})")
+    diff += f", {analysis.verdicts.n_text(r)}" + _unadjusted_note(r)
     if r.get("cells", 1) > 1:
-        diff = (f"weakest of {int(r['cells'])} cells, {r['cell']}: {diff}; {int(r['cells_supported'])} of {int(r['cells'])} "
-                "supported")
+        # the cell shown is the one that decides the verdict (for a supported claim, its weakest)
+        diff = (f"the deciding cell of {int(r['cells'])}, {r['cell']}: {diff}; {int(r['cells_supported'])} of "
+                f"{int(r['cells'])} cells supported after Holm")
     elif r.get("cell"):
         diff = f"{r['cell']}: {diff}"
     return diff
