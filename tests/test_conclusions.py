@@ -315,3 +315,17 @@ def test_an_unnamed_pair_whose_arms_finished_on_different_days_may_have_changed_
     line = conclusions._paired_hardware(sw)
     assert "Claim 1 (2 pairs): on seed 1 a row names no CPU model and the arms finished on different days" in line
     assert "on seed 0 a row names no CPU model, but both arms finished on the same day" in line
+
+
+def test_one_gap_m0_network_is_set_beside_the_save_mean_ensembles_gain():
+    import pandas as pd
+    rows = []
+    for s in (0, 1):
+        rows += [dict(seed=s, members=1, rule="zero", test_acc=0.60), dict(seed=s, members=1, rule="constant", test_acc=0.65),
+                 dict(seed=s, members=2, rule="zero", test_acc=0.62), dict(seed=s, members=2, rule="save_mean_reverse",
+                                                                          test_acc=0.65 + 0.01 * s),
+                 dict(seed=s, members=3, rule="zero", test_acc=0.63), dict(seed=s, members=3, rule="save_mean_reverse",
+                                                                          test_acc=0.70)]
+    text = conclusions._one_net_vs_ensembles(pd.DataFrame(rows))
+    assert "One gap-m0 network gains +5.0 pt over one plain network (n=2)" in text
+    assert "gains +3.5 pt at 2, +7.0 pt at 3 members" in text and "at 1 of 2 sizes" in text

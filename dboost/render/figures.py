@@ -195,12 +195,15 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
     plain = df[df["rule"] == "zero"].set_index(["seed", "members"])
     kmax = df["members"].max()
     rules = [r for r in dict.fromkeys(df["rule"]) if r != "zero"]
+    n_at: dict[int, set] = {}  # members -> the paired-seed counts of the rules there: the seed sets differ by size
     for i, (col, lab) in enumerate((("test_acc", "test accuracy"), ("test_auc_proba", "ROC-AUC (OvR, softmax)"))):
         for j, rule in enumerate(rules):
             g = df[df["rule"] == rule].set_index(["seed", "members"])
             gain = (100 * (g[col] - plain[col].reindex(g.index))).dropna().reset_index()
             if gain.empty:
                 continue
+            for k, x in gain.groupby("members"):
+                n_at.setdefault(int(k), set()).add(len(x))
             s = pd.DataFrame([(k, *_mean_ci(x[col])) for k, x in gain.groupby("members")],
                              columns=["members", "mean", "lo", "hi"])
             _band(ax[i], s["members"] + 0.06 * (j - len(rules) / 2), s, f"C{j}", rule_name(rule))
@@ -210,8 +213,12 @@ def plot_boosting(df: pd.DataFrame, with_poster: bool = True):
                            "^:", color=f"C{j}", alpha=0.6)
         ax[i].axhline(0, color="k", lw=1)
         ax[i].set_xlim(0.5, kmax + 0.5)
-        ax[i].set(xlabel="members", ylabel=f"{lab}: gain over the plain ensemble (points)",
+        ax[i].set(xlabel="members", ylabel="gain over the plain ensemble (points)",
                   title=f"{lab}: rule − plain ensemble of the same size")
+    ticks = sorted(n_at)
+    names = [f"{k}\nn={min(n_at[k])}" + (f"–{max(n_at[k])}" if len(n_at[k]) > 1 else "") for k in ticks]
+    for a in ax:
+        a.set_xticks(ticks, names)
     handles, labels = ax[0].get_legend_handles_labels()
     handles.append(plt.Line2D([], [], ls=":", marker="^", color="grey", label="poster's table (rule − its plain ensemble)"))
     labels.append("poster's table (rule − its plain ensemble)")
