@@ -215,7 +215,7 @@ def test_the_answer_names_every_regime_of_a_claim_it_calls_supported_or_contradi
     supported or contradicted claim, the verdicts of the other regimes that ran it."""
     from dboost.analysis import verdicts
     h = verdicts.headline()
-    text = verdicts.answer()
+    text = analysis.answer()
     tags = {c.id: c.tag for c in verdicts.CLAIMS}
 
     def item(cid: str) -> str:  # the answer's list item of claim cid: "- **3b (ours).** ..."
@@ -261,7 +261,7 @@ def test_the_answer_qualifies_a_supported_claim_where_a_declared_caveat_holds(re
     other claim's verdict says so (5 save mean with 5c contradicted; claim 1 with S1 not supported)."""
     from dboost.analysis import claims, verdicts
     h = verdicts.headline().set_index(["claim", "profile"])["verdict"]
-    text = verdicts.answer()
+    text = analysis.answer()
     seen = 0
     for cid, other, qualifying, words in claims.CAVEATS:
         for (c, prof), v in h.items():
@@ -298,7 +298,7 @@ def test_a_caveat_counts_the_cells_and_quotes_an_unadjusted_interval_that_points
     """5 (save mean) against 5c: the count of 5c's cells whose mean favours the constant-gap ensemble;
     3b against claim 3: claim 3's unadjusted interval where it excludes 0 against claim 3."""
     from dboost.analysis import verdicts
-    text = verdicts.answer()
+    text = analysis.answer()
     comp = verdicts.comparisons("interp")
     h = verdicts.headline().set_index(["claim", "profile"])
     if h.loc[("5-save", "interp"), "verdict"] == "supported" and h.loc[("5c", "interp"), "verdict"] == "contradicted":
@@ -315,7 +315,7 @@ def test_a_caveat_counts_the_cells_and_quotes_an_unadjusted_interval_that_points
     (0.1, 0.3, -1, "paired", -1), (np.nan, np.nan, 1, "paired", 0), (0.95, 2.4, 1, "optimum", 0)])
 def test_leans_reads_the_unadjusted_interval_against_the_claimed_direction(lo, hi, direction, kind, side):
     from types import SimpleNamespace
-    from dboost.analysis.verdicts import _leans
+    from dboost.analysis.answer_box import _leans
     by = {"x": SimpleNamespace(kind=kind)}
     assert _leans(dict(claim="x", lo_raw=lo, hi_raw=hi, direction=direction), by) == side
 

@@ -1,7 +1,7 @@
 """dboost.render.conclusions: a page's conclusion repeats the claims table's verdicts, in words."""
 from dboost import analysis
 from dboost.analysis import fmt
-from dboost.render import conclusions, summary
+from dboost.render import caveats, conclusions, summary
 from dboost.render.markdown import PM_NOTE
 from dboost.results import Store
 from fake_rows import sweep_row
@@ -37,7 +37,7 @@ def _grid(best_by_seed, m0=2.0):
 
 
 def _relative(profile="cpu"):
-    return next(line for line in conclusions.caveats(profile).split("\n") if "Relative or absolute" in line)
+    return next(line for line in caveats.caveats(profile).split("\n") if "Relative or absolute" in line)
 
 
 def test_the_gap_caveat_says_no_more_than_claim_2s_verdict(runs):
@@ -132,7 +132,7 @@ def test_the_handicap_caveat_pairs_the_frozen_head_with_gap_m0_against_the_best_
         st.put(f"x10_{s}_0", _head_row(s, "freeze_last x10", "0", x10_0[s]))
         st.put(f"x10_{s}_m0", _head_row(s, "freeze_last x10", "m0", x10_m0[s]))
         st.put(f"lin_{s}_0", _head_row(s, "Linear", "0", lin_0[s]))
-    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Baseline strength" in x)
+    line = next(x for x in caveats.caveats("cpu").split("\n") if "Baseline strength" in x)
     d = np.subtract(x10_m0, lin_0)
     lo, hi = ss.t.interval(0.95, 2, loc=d.mean(), scale=ss.sem(d))
     assert f"while a trainable Linear head, the best other head with as many seeds, reaches {100 * np.mean(lin_0):.1f} %" \
@@ -164,10 +164,10 @@ def test_the_boosting_caveat_says_whether_its_first_members_are_the_sweeps_netwo
         for label, rule, acc in (("0", "zero", 0.60), ("m0", "constant", 0.62)):
             sw.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, acc), unit=f"u{s}{label}"))
             bo.put(f"{rule}_seed{s}_m1", dict(boost_row(s, rule, 1, acc + 0.0001, 0.9), member_unit=f"u{s}{label}"))
-    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Boosting vs" in x)
+    line = next(x for x in caveats.caveats("cpu").split("\n") if "Boosting vs" in x)
     assert "the same networks as the gap sweep's gap-0 and gap-m0 pairs" in line
     bo.put("constant_seed1_m1", dict(boost_row(1, "constant", 1, 0.62, 0.9), member_unit="u_other"))
-    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Boosting vs" in x)
+    line = next(x for x in caveats.caveats("cpu").split("\n") if "Boosting vs" in x)
     assert "networks trained apart from the gap sweep's" in line
 
 
@@ -175,10 +175,10 @@ def test_without_unit_keys_the_boosting_caveat_compares_what_the_rows_measured()
     import pandas as pd
     bo = pd.DataFrame(dict(seed=[0, 0, 1, 1], rule=["zero", "constant"] * 2, members=1, test_acc=[0.60, 0.62, 0.70, 0.72]))
     sw = pd.DataFrame(dict(seed=[0, 0, 1, 1], gap_label=["0", "m0"] * 2, test_acc=[0.60, 0.62, 0.70, 0.72]))
-    assert conclusions._same_networks(bo, sw) == "whether they are the gap sweep's networks, the rows do not record"
+    assert caveats._same_networks(bo, sw) == "whether they are the gap sweep's networks, the rows do not record"
     sw.loc[3, "test_acc"] = 0.75  # gap m0's mean moves by 1.5 points
-    assert "their means differ" in conclusions._same_networks(bo, sw)
-    assert conclusions._same_networks(bo, sw.iloc[:0]) == "the gap sweep has no rows to compare"
+    assert "their means differ" in caveats._same_networks(bo, sw)
+    assert caveats._same_networks(bo, sw.iloc[:0]) == "the gap sweep has no rows to compare"
 
 
 def test_the_hardware_caveat_names_pairs_whose_arms_ran_on_different_or_unrecorded_machines(runs):
@@ -188,7 +188,7 @@ def test_the_hardware_caveat_names_pairs_whose_arms_ran_on_different_or_unrecord
           (2, "0"): "x86_64", (2, "m0"): "Xeon (x86_64)"}
     for (s, label), h in hw.items():
         st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6), env=dict(ENV, hardware=h)))
-    line = next(x for x in conclusions.caveats("cpu").split("\n") if "Hardware inside a pair" in x)
+    line = next(x for x in caveats.caveats("cpu").split("\n") if "Hardware inside a pair" in x)
     assert "Claim 1 (3 pairs): on seed 1 the two arms ran on different CPU models (recorded)" in line
     assert "on seed 2 a row names no CPU model" in line and "seed 0" not in line  # seed 0: one named model
 
@@ -200,7 +200,7 @@ def test_no_hardware_caveat_when_every_pair_ran_on_one_named_machine(runs):
         for label in ("0", "m0"):
             st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6),
                                                   env=dict(ENV, hardware="NVIDIA H200")))
-    assert "Hardware inside a pair" not in conclusions.caveats("cpu")
+    assert "Hardware inside a pair" not in caveats.caveats("cpu")
 
 
 def test_the_training_length_sentence_gives_scipys_interval_beside_its_verdict():
@@ -221,7 +221,7 @@ def test_the_across_regimes_sentence_reads_each_seeds_best_gap_in_logits(runs):
                 label = "0" if mult == 0 else "m0" if mult == 1 else f"m0x{mult:g}"
                 acc = 0.7 if mult * m0 == 20 else 0.6
                 st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, mult * m0, acc, m0=m0), profile=prof))
-    text = conclusions.absolute_or_relative()
+    text = caveats.absolute_or_relative()
     assert "`gpu` m0 10.0, best g 20 (2 seeds)" in text and "`cpu` m0 2.0, best g 20 (2 seeds)" in text
     assert "m0 spans a factor 5.0, the best gap a factor 1.0" in text
 
@@ -245,7 +245,7 @@ def test_the_best_single_model_line_pairs_the_frozen_heads_best_gap_with_the_bes
     fr = pd.DataFrame(dict(seed=[0, 1, 2, 0, 1, 2, 0, 0], head_label=["Linear"] * 6 + ["freeze_last x1"] * 2,
                            gap_label=["0"] * 3 + ["m0"] * 3 + ["0", "m0"],
                            test_acc=[0.70, 0.71, 0.72, 0.72, 0.745, 0.73, 0.75, 0.74]))
-    text = conclusions._best_single(sw, fr)
+    text = caveats.best_single(sw, fr)
     assert "the most accurate is a trainable Linear head with gap m0: 73.2 % (3 seeds)" in text
     d = [0.70 - 0.72, 0.72 - 0.745, 0.71 - 0.73]  # seeds' best gaps: m0, 2 x m0, m0
     lo, hi = ss.t.interval(0.95, 2, loc=sum(d) / 3, scale=ss.sem(d))
@@ -263,12 +263,12 @@ def test_the_lemma_1_line_reads_the_trainable_heads_m0_and_gain():
                  dict(seed=s, head_label="Linear", gap_label="m0", test_acc=a1, train_mean_margin=20.0),
                  dict(seed=s, head_label="freeze_last x10", gap_label="0", test_acc=0.64, train_mean_margin=13.0)]
     fr = pd.DataFrame(rows)
-    text = conclusions._lemma1(fr)
+    text = caveats.lemma1(fr)
     assert "the frozen ×10 head has m0 = 13" in text and "a trainable Linear head: m0 = 10" in text
     assert "did not scale their logits away from the gap" in text  # m0 of the frozen head's order, gain > 0 on 3 of 3
     fr.loc[fr["head_label"] == "Linear", "train_mean_margin"] = 80.0  # margins far past the frozen head's
-    assert "as Lemma 1 allows" in conclusions._lemma1(fr)
-    assert conclusions._lemma1(fr[fr["head_label"] == "Linear"]) == ""  # no frozen head to compare with
+    assert "as Lemma 1 allows" in caveats.lemma1(fr)
+    assert caveats.lemma1(fr[fr["head_label"] == "Linear"]) == ""  # no frozen head to compare with
 
 
 def test_the_minimum_width_link_is_counted_seed_by_seed():
@@ -312,7 +312,7 @@ def test_an_unnamed_pair_whose_arms_finished_on_different_days_may_have_changed_
     import pandas as pd
     sw = pd.DataFrame(dict(seed=[0, 0, 1, 1], gap_label=["0", "m0"] * 2, env_hardware="x86_64",
                            finished_at=["2026-11-29T20:00", "2026-11-29T21:00", "2026-11-29T20:00", "2026-12-01T09:00"]))
-    line = conclusions._paired_hardware(sw)
+    line = caveats._paired_hardware(sw)
     assert "Claim 1 (2 pairs): on seed 1 a row names no CPU model and the arms finished on different days" in line
     assert "on seed 0 a row names no CPU model, but both arms finished on the same day" in line
 
@@ -326,6 +326,6 @@ def test_one_gap_m0_network_is_set_beside_the_save_mean_ensembles_gain():
                                                                           test_acc=0.65 + 0.01 * s),
                  dict(seed=s, members=3, rule="zero", test_acc=0.63), dict(seed=s, members=3, rule="save_mean_reverse",
                                                                           test_acc=0.70)]
-    text = conclusions._one_net_vs_ensembles(pd.DataFrame(rows))
+    text = caveats._one_net_vs_ensembles(pd.DataFrame(rows))
     assert "One gap-m0 network gains +5.0 pt over one plain network (n=2)" in text
     assert "gains +3.5 pt at 2, +7.0 pt at 3 members" in text and "at 1 of 2 sizes" in text

@@ -93,7 +93,8 @@ def test_no_module_over_400_lines():
 
 
 @pytest.mark.parametrize("mod", ["dboost.render.provenance", "dboost.render.tables", "dboost.render.figures",
-                                 "dboost.render.summary", "dboost.render.conclusions", "dboost.render.studies",
+                                 "dboost.render.summary", "dboost.render.conclusions", "dboost.render.caveats",
+                                 "dboost.render.studies", "dboost.analysis.answer_box",
                                  "dboost.analysis", "dboost.config", "dboost.registry", "dboost.recipes",
                                  "dboost.pages"])
 def test_reporting_imports_neither_experiments_nor_torch(mod):
