@@ -353,3 +353,14 @@ def test_the_forest_plot_marks_a_claim_that_is_another_claims_comparison(repo_ru
     changed = h.copy()
     changed.loc[changed["claim"] == "T", "mean"] += 0.01                 # a T of its own: no mark
     assert forest._tick(analysis.claim("T"), changed) == "T (ours)"
+
+
+def test_a_claim_on_another_claims_pairs_says_so_in_its_row(repo_runs):
+    """T at the profile's own length is claim 1's networks: its row says it is the same test, counted once."""
+    from dboost.render import summary
+    h = analysis.verdicts.claim_verdicts("interp")
+    t_row = h[(h["claim"] == "T") & (h["role"] == "primary")]
+    if t_row.empty or t_row.iloc[0]["same_as"] != "1":
+        pytest.skip("T's pairs are not claim 1's in these rows")
+    ours = summary.claims_table("interp").set_index("claim").loc[analysis.claim("T").label, "ours"]
+    assert "the same pairs as claim 1: one test, counted once in the Holm family" in ours

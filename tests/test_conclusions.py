@@ -190,7 +190,8 @@ def test_the_hardware_caveat_names_pairs_whose_arms_ran_on_different_or_unrecord
         st.put(f"sweep_seed{s}_{label}", dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, 0.6), env=dict(ENV, hardware=h)))
     line = next(x for x in caveats.caveats("cpu").split("\n") if "Hardware inside a pair" in x)
     assert "Claim 1 (3 pairs): on seed 1 the two arms ran on different CPU models (recorded)" in line
-    assert "on seed 2 a row names no CPU model" in line and "seed 0" not in line  # seed 0: one named model
+    assert "finished on the same day (most likely one session, so one machine): claim 1 on seed 2." in line
+    assert "seed 0" not in line  # seed 0: one named model
 
 
 def test_no_hardware_caveat_when_every_pair_ran_on_one_named_machine(runs):
@@ -314,7 +315,7 @@ def test_an_unnamed_pair_whose_arms_finished_on_different_days_may_have_changed_
                            finished_at=["2026-11-29T20:00", "2026-11-29T21:00", "2026-11-29T20:00", "2026-12-01T09:00"]))
     line = caveats._paired_hardware(sw)
     assert "Claim 1 (2 pairs): on seed 1 a row names no CPU model and the arms finished on different days" in line
-    assert "on seed 0 a row names no CPU model, but both arms finished on the same day" in line
+    assert "both arms finished on the same day (most likely one session, so one machine): claim 1 on seed 0" in line
 
 
 def test_one_gap_m0_network_is_set_beside_the_save_mean_ensembles_gain():

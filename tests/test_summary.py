@@ -159,3 +159,4 @@ def test_a_multi_cell_claim_gives_the_range_of_its_cells_seeds(runs):
     cell = summary.headline_table().set_index("claim").loc[analysis.claim("5-save").label].iloc[1]
     assert "(n = 2–3 across its 2 cells)" in cell
     assert analysis.verdicts.n_text(dict(n=5, n_min=5, n_max=5, cells=4)) == "n=5"
+

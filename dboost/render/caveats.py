@@ -295,7 +295,7 @@ def _paired_hardware(sw: pd.DataFrame) -> str:
     unknown = lambda h: str(h).strip() in ("", "nan", "x86_64", "aarch64", "arm64", "cpu")  # noqa: E731  -- no model named
     seeds = lambda x: f"seed{'s' * (len(x) > 1)} {', '.join(map(str, x))}"  # noqa: E731
     day = sw["finished_at"].astype(str).str[:10] if "finished_at" in sw else pd.Series("", index=sw.index)
-    parts = []
+    parts, quiet = [], []
     for name, a, b in _SWEEP_PAIRS:
         d = sw.assign(day=day)[sw["gap_label"].isin([a, b])]
         hw = d.pivot_table(index="seed", columns="gap_label", values="env_hardware", aggfunc="first")
@@ -309,15 +309,17 @@ def _paired_hardware(sw: pd.DataFrame) -> str:
         same_day = [s for s in blind if s not in apart]
         said = ([f"on {seeds(split)} the two arms ran on different CPU models (recorded)"] if split else []) + (
             [f"on {seeds(apart)} a row names no CPU model and the arms finished on different days, so they may have "
-             "run on different machines"] if apart else []) + (
-            [f"on {seeds(same_day)} a row names no CPU model, but both arms finished on the same day (most likely one session, so one machine)"]
-            if same_day else [])
+             "run on different machines"] if apart else [])
         if said:
             parts.append(f"{name} ({len(hw)} pair{'s' * (len(hw) != 1)}): " + "; ".join(said))
-    if not parts:
+        quiet += [f"{name} on {seeds(same_day)}"] if same_day else []
+    if not parts and not quiet:
         return ""
-    return ("- **Hardware inside a pair.** " + ". ".join(p[:1].upper() + p[1:] for p in parts) + ". Float kernels "
-            "differ between CPU models, so a pair split across models carries that difference into its gain.")
+    tail = ((" Where a row names no CPU model but both arms finished on the same day (most likely one session, so "
+             "one machine): " + "; ".join(quiet) + ".") if quiet else "")
+    return ("- **Hardware inside a pair.** " + "".join(p[:1].upper() + p[1:] + ". " for p in parts) + tail.lstrip()
+            + " Float kernels differ between CPU models, so a pair split across models carries that difference into "
+            "its gain.")
 
 
 def caveats(profile: str | None = None) -> str:

@@ -69,6 +69,9 @@ def _effect_text(r, c) -> str:
                 f"{int(r['cells'])} cells supported after Holm")
     elif r.get("cell"):
         diff = f"{r['cell']}: {diff}"
+    if isinstance(r.get("same_as"), str) and r["same_as"]:
+        diff += (f"; the same pairs as claim {r['same_as']}: one test, counted once in the Holm family, with "
+                 f"claim {r['same_as']}'s adjustment")
     return diff
 
 
