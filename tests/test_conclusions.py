@@ -4,7 +4,7 @@ from dboost.analysis import fmt
 from dboost.render import caveats, conclusions, summary
 from dboost.render.markdown import PM_NOTE
 from dboost.results import Store
-from fake_rows import sweep_row
+from fake_rows import boost_row, sweep_row
 
 
 def test_conclusion_and_glance_repeat_the_claims_tables_verdicts(runs):
@@ -330,3 +330,34 @@ def test_one_gap_m0_network_is_set_beside_the_save_mean_ensembles_gain():
     text = caveats._one_net_vs_ensembles(pd.DataFrame(rows))
     assert "One gap-m0 network gains +5.0 pt over one plain network (n=2)" in text
     assert "gains +3.5 pt at 2, +7.0 pt at 3 members" in text and "at 1 of 2 sizes" in text
+
+
+def test_one_configuration_trained_apart_for_two_pages_is_said_where_the_values_differ(runs):
+    """The gap-0 frozen ×10 ResNet9 of a seed is on the gap sweep and the heads page; rows holding two
+    networks for it (no unit key, different accuracy) get one note with the spread, on the summary and
+    on both pages; one network (one unit key, or equal values) gets none."""
+    from dboost.render import provenance
+    sw, hd = Store("cpu", "gap_sweep"), Store("cpu", "frozen_last_layer")
+    for s, (a, b) in enumerate([(0.600, 0.604), (0.700, 0.700), (0.400, 0.399)]):
+        sw.put(f"sweep_seed{s}_gap0", sweep_row(s, "0", 0.0, a))
+        hd.put(f"x10_{s}_0", _head_row(s, "freeze_last x10", "0", b))
+        hd.put(f"lin_{s}_0", _head_row(s, "Linear", "0", 0.9))  # another head: not the same configuration
+    note = provenance.retrained_note("cpu")
+    assert "on the gap sweep and heads pages" in note and "test accuracy 56.7 % (gap sweep), 56.8 % (heads)" in note
+    assert "differ by up to 0.4 pt (seed 0)" in note and "spread 15.3 pt (sd)" in note  # sd of 60, 70, 40 %
+    assert note in caveats.caveats("cpu") and note in conclusions.conclusion("frozen_last_layer", "cpu")
+    assert note in conclusions.conclusion("gap_sweep", "cpu")
+    for s, a in enumerate([0.600, 0.700, 0.400]):  # the same values: one network as far as the rows tell
+        hd.put(f"x10_{s}_0", _head_row(s, "freeze_last x10", "0", a))
+    assert provenance.retrained_note("cpu") == ""
+
+
+def test_one_unit_key_is_one_network_whatever_its_stored_ensemble_rounds_to(runs):
+    from dboost.render import provenance
+    sw, bo = Store("cpu", "gap_sweep"), Store("cpu", "boosting")
+    for s, a in enumerate([0.600, 0.700]):
+        sw.put(f"sweep_seed{s}_gap0", dict(sweep_row(s, "0", 0.0, a), unit=f"u{s}"))
+        bo.put(f"zero_seed{s}_m1", dict(boost_row(s, "zero", 1, a + 1e-4, 0.9), member_unit=f"u{s}"))  # float16 logits
+    assert provenance.retrained_note("cpu") == ""
+    bo.put("zero_seed1_m1", dict(boost_row(1, "zero", 1, 0.69, 0.9), member_unit="u9"))
+    assert "differ by up to 1.0 pt (seed 1)" in provenance.retrained_note("cpu")

@@ -85,3 +85,17 @@ def test_the_training_length_figure_labels_each_point_with_its_seeds_and_draws_p
     assert labels == ["15 ep, n=3", "150 ep, n=5"]
     ys = fig.axes[0].lines[0].get_ydata()
     assert list(ys) == pytest.approx([2.0, 2.0])  # +0.02 accuracy = +2 points
+
+
+def test_tables_name_heads_as_the_figures_do():
+    """A reader sees 'frozen ×10', not the rows' label 'freeze_last x10', in every head table."""
+    rows = [dict(seed=s, head_label=h, gap_label=g, length_epochs=e, train_acc=0.99, train_mean_margin=2.0 + s,
+                 test_acc=0.6 + 0.01 * s + 0.02 * (g == "m0"), test_auc_proba=0.9)
+            for s in range(2) for h in ("freeze_last x10", "strong: Linear + LS0.1") for g in ("0", "m0") for e in (15,)]
+    df = pd.DataFrame(rows)
+    wide = tables.paired_wide(df, by="head_label", metrics=["test_acc"])
+    assert set(wide.index.get_level_values("head")) == {"frozen ×10", "strong baseline (Linear + LS 0.1)"}
+    assert tables.m0_note(df, by="head_label").count("frozen ×10: 2.50 ± 0.71") == 1
+    assert "freeze_last" not in tables.m0_note(df, by="head_label")
+    assert set(tables.training_length_table(df).index.get_level_values("head")) == set(wide.index.get_level_values("head"))
+    assert tables.m0_note(df.assign(variant="sweep"), by="variant").startswith(tables.term("m0"))  # other groups as stored

@@ -10,7 +10,7 @@ import pandas as pd
 from .. import analysis, poster
 from ..analysis import fmt, verdicts
 from .markdown import term
-from .provenance import load_rows
+from .provenance import load_rows, retrained_note
 from .tables import pm, rule_name
 
 
@@ -347,6 +347,9 @@ def caveats(profile: str | None = None) -> str:
     hw = _paired_hardware(sw)
     if hw:
         out.append(hw)
+    again = retrained_note(psw) if psw else ""
+    if again:
+        out.append(f"- {again}")
     bo, pbo = load_rows("boosting", profile)
     if not bo.empty and {"constant", "zero"} <= set(bo["rule"]):
         one = bo[bo["members"] == 1].groupby("rule")["test_acc"].mean()

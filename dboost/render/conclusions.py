@@ -9,7 +9,7 @@ import pandas as pd
 from .. import analysis, poster
 from ..analysis import fmt
 from .markdown import PM_NOTE, VERDICT_RULE, term
-from .provenance import best_profile, load_rows
+from .provenance import best_profile, load_rows, retrained_note
 from .summary import claims_table, regime
 from .caveats import best_single, first_seed_grid, handicap, lemma1, rule_italic
 
@@ -189,6 +189,10 @@ def conclusion(experiment: str, profile: str | None = None) -> str:
                           if acc.index[0] != "save_mean_reverse" and "save_mean_reverse" in acc else "."))
     elif experiment not in ("architectures", "training_length"):
         raise ValueError(f"unknown experiment {experiment!r}")
+    if experiment != "training_length":
+        again = retrained_note(prof)  # one configuration, several networks: the values this page shows for it
+        if again:
+            lines.append(again)
     if not lines:
         return head + "*Not enough rows yet for a conclusion.*"
     return head + "\n".join(f"- {x}" for x in lines) + "\n\n" + PM_NOTE

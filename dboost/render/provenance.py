@@ -200,3 +200,69 @@ def smoke_warning(df: pd.DataFrame) -> str:
         return ("**Pipeline check only:** this page shows the `smoke` profile (synthetic data, tiny nets). "
                 "It tests the code path and says nothing about the poster's claims; run the `interp`, `cpu` or `gpu` profile.")
     return ""
+
+
+# ----------------------------------------------------------------------------- one network on several pages
+
+# Where each experiment keeps the gap-0 frozen-×10 ResNet9 of a seed at the profile's width and length:
+# one training configuration on four pages (one shared unit where the rows record unit keys).
+# experiment -> (the page's name, the columns the pick reads, the pick)
+_BASELINE = {
+    "gap_sweep": ("gap sweep", ("gap_label",), lambda d: d["gap_label"].eq("0")),
+    "frozen_last_layer": ("heads", ("gap_label", "head_label"),
+                          lambda d: d["gap_label"].eq("0") & d["head_label"].eq("freeze_last x10")),
+    "architectures": ("architectures", ("gap_label", "arch"), lambda d: d["gap_label"].eq("0") & d["arch"].eq("resnet9")),
+    "boosting": ("boosting", ("rule", "members"), lambda d: d["rule"].eq("zero") & d["members"].eq(1)),
+}
+
+
+def retrained_note(profile: str) -> str:
+    """Where one configuration -- the gap-0 frozen-×10 ResNet9 of a seed -- was trained apart for
+    several pages and so shows different values on them (rows from before units were shared, or
+    hardware that is not bit-deterministic); "" where every page shows the same network."""
+    from ..config import PROFILES
+    p = PROFILES.get(profile, {})
+    acc, net = {}, {}
+    for e, (_, cols, pick) in _BASELINE.items():
+        if e == "architectures" and p.get("arch_width") != p.get("width"):
+            continue  # another width: another network
+        d = rows(e, profile) if (runs_root() / profile / e / "results.csv").exists() else pd.DataFrame()
+        if d.empty or not {"seed", "test_acc", *cols} <= set(d):
+            continue
+        d = d[pick(d)].groupby("seed").first()
+        if len(d):
+            acc[e] = d["test_acc"]
+            key = "member_unit" if e == "boosting" else "unit"  # the network's unit key, where the rows record it
+            net[e] = d[key] if key in d else pd.Series(index=d.index, dtype=object)
+    t = pd.DataFrame(acc).dropna()  # the seeds every page has
+    if t.shape[1] < 2 or t.empty:
+        return ""
+    ids = pd.DataFrame(net).reindex(t.index)
+
+    def distinct(s) -> float:
+        """One seed: the spread of test accuracy between its different networks (one unit key = one network,
+        whatever the rounding of a stored ensemble's logits makes of its value)."""
+        seen = {}
+        for e in t.columns:
+            k = ids.at[s, e]
+            seen.setdefault(k if isinstance(k, str) and k else f"row of {e}", t.at[s, e])
+        v = list(seen.values())
+        return max(v) - min(v)
+
+    spread = pd.Series({s: distinct(s) for s in t.index})
+    if spread.max() < 5e-5:
+        return ""
+    n = len(t)
+    across = float(t.iloc[:, 0].std(ddof=1)) if n > 1 else float("nan")
+    means = ", ".join(f"{100 * t[e].mean():.1f} % ({_BASELINE[e][0]})" for e in t)
+    pages = list(t.columns)
+    return (f"**One configuration, several networks** (`{profile}`). The gap-0 frozen ×10 ResNet9 of a seed is one "
+            f"configuration on the {', '.join(_BASELINE[e][0] for e in pages[:-1])} and {_BASELINE[pages[-1]][0]} pages, "
+            f"but these rows hold more than one network for it (trained apart for different pages), so the pages show "
+            f"different values for it: test accuracy {means}, mean over the {n} seed{'s' * (n != 1)} they share. On one "
+            f"seed its networks differ by up to {100 * spread.max():.1f} pt "
+            f"(seed {int(spread.idxmax())})"
+            + (f", where the {n} seeds of the {_BASELINE[t.columns[0]][0]} spread {100 * across:.1f} pt (sd)" if n > 1 else "")
+            + ". Each comparison pairs arms trained for its own page, so this spread lies between pages, not inside a "
+            "pair. Why they differ the rows cannot tell where they record no unit key (trained before one network "
+            "served every page; on a GPU, kernels that are not bit-deterministic; in older code, another random stream).")

@@ -28,6 +28,12 @@ COLUMN_NAMES = {
 
 # ----------------------------------------------------------------------------- gap 0 against gap m0, the gap grid
 
+def shown(by: str, name):
+    """A group's name as a table shows it: heads by their short human name ('frozen ×10', not the rows'
+    'freeze_last x10'); other groups (variants, architectures) as stored."""
+    return fmt.head_short(name) if by == "head_label" else name
+
+
 def pm(values, digits: int = 4) -> str:
     v = np.asarray(values, float)
     if len(v) == 0:
@@ -76,7 +82,7 @@ def paired_wide(df: pd.DataFrame, by: str = "variant", metrics=("test_acc", "tes
             if mk.empty:
                 continue
             diff = mk[f"{k}_1"] - mk[f"{k}_0"]
-            row = {COLUMN_NAMES.get(by, by) or "group": name} if len(groups) > 1 else {}
+            row = {COLUMN_NAMES.get(by, by) or "group": shown(by, name)} if len(groups) > 1 else {}
             row.update({"metric": COLUMN_NAMES.get(k, k) + ("" if HIGHER_IS_BETTER.get(k, True) else " (lower is better)"),
                         "gap 0": fmt.level_pm(mk[f"{k}_0"], k), "gap m0": fmt.level_pm(mk[f"{k}_1"], k),
                         "gap m0 − gap 0": fmt.diff_pm(diff, k), "seeds": len(mk),
@@ -93,7 +99,7 @@ def m0_note(df: pd.DataFrame, by: str = "variant") -> str:
     g0 = df[df["gap_label"] == "0"]
     if g0.empty:
         return ""
-    parts = [f"{name}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
+    parts = [f"{shown(by, name)}: {pm(g['train_mean_margin'], 2)}" for name, g in g0.groupby(by, sort=False)]
     what = f"{term('m0')} (train mean margin of the gap-0 net, the gap of its gap-m0 pair)"
     return f"{what}: " + "; ".join(parts) + "." if len(parts) > 1 else f"{what}: {parts[0].split(': ', 1)[1]}."
 
@@ -256,7 +262,7 @@ def training_length_table(df: pd.DataFrame) -> pd.DataFrame:
     """Per head and training length: how well the gap-0 net fits, and what gap m0 adds (paired on seed)."""
     out = []
     for (head, e), g in _length_pairs(df).groupby(["head_label", "length_epochs"]):
-        out.append({"head": head, "epochs": int(e), "seeds": len(g),
+        out.append({"head": fmt.head_short(head), "epochs": int(e), "seeds": len(g),
                     "train acc (gap 0)": fmt.level_pm(g["train_acc_0"]), "m0": pm(g["train_mean_margin_0"], 2),
                     "test acc, gap 0": fmt.level_pm(g["test_acc_0"]), "test acc, gap m0": fmt.level_pm(g["test_acc_m0"]),
                     "gap m0 − gap 0": fmt.diff_pm(g["gain"]), ROW_VERDICT: verdict(g["gain"])})
