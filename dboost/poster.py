@@ -14,6 +14,9 @@ GAP_SWEEP_ACC = [(0.1, 0.896), (1.8, 0.91), (14.0, 0.925), (21.0, 0.925), (32.0,
 # (gap, train mean margin); the gap-0-like model (g = 0.1) had train mean margin ~29.
 GAP_SWEEP_TRAIN_MARGIN = [(0.1, 29.0), (1.8, 40.0), (21.0, 62.0), (110.0, 100.0), (250.0, 100.0)]
 M0 = 29.0
+# One check of the authors' code (replication-spec.md, "Logged margins"): the mean margin their dashboards log
+# (train mode, augmented inputs, true class masked by -1) against the true one of the same net.
+LOGGED_CHECK = (41.2, 65.7)
 BEST_GAP_THESIS = 34.0
 BEST_GAP_RANGE = (14.0, 34.0)  # the gaps of the poster's sweep within its best ~0.5 points (GAP_SWEEP_ACC, thesis)
 # ... made of two sources: its figure's peak (the two best gaps, 92.5 %) and the thesis' best constant gap

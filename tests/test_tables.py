@@ -99,3 +99,12 @@ def test_tables_name_heads_as_the_figures_do():
     assert "freeze_last" not in tables.m0_note(df, by="head_label")
     assert set(tables.training_length_table(df).index.get_level_values("head")) == set(wide.index.get_level_values("head"))
     assert tables.m0_note(df.assign(variant="sweep"), by="variant").startswith(tables.term("m0"))  # other groups as stored
+
+
+def test_the_logged_margin_what_if_carries_the_spec_ratio_too():
+    """41.2 / 65.7 = 0.627: the poster's m0 29 would be 29 / 0.627 = 46.2 true, and its best gaps 14-34 would be
+    0.30-0.74 x that m0 (worked out by hand)."""
+    text = tables._spec_ratio(0.78)
+    assert "read 41.2 logged against 65.7 true (0.63 ×, lower than the 0.78 × of our nets)" in text
+    assert "true m0 would be ≈ 46 and its best range 0.30–0.74 × m0" in text
+    assert "higher than the 0.50 ×" in tables._spec_ratio(0.5)

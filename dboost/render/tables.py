@@ -123,7 +123,17 @@ def logged_m0_note(df: pd.DataFrame) -> str:
             f"m0 ≈ {poster.M0:g} were logged-style, its true m0 would be ≈ {true_m0:.0f} and its best range "
             f"{lo:g}–{hi:g} would be {lo / true_m0:.2f}–{hi / true_m0:.2f} × m0 instead of "
             f"{lo / poster.M0:.2f}–{hi / poster.M0:.2f} (one ratio, from this profile's nets, carried to the poster's: "
-            "a what-if, not a measurement)." + _claim2_under(lo / true_m0, hi / true_m0, df))
+            "a what-if, not a measurement)." + _claim2_under(lo / true_m0, hi / true_m0, df) + _spec_ratio(ratio))
+
+
+def _spec_ratio(ours: float) -> str:
+    """The same what-if with the ratio of the one check of the authors' code (replication-spec.md)."""
+    logged, true = poster.LOGGED_CHECK
+    r = logged / true
+    lo, hi = poster.BEST_GAP_RANGE
+    return (f" The one check of the authors' own code read {logged:g} logged against {true:g} true ({r:.2f} ×, "
+            f"{'lower' if r < ours else 'higher'} than the {ours:.2f} × of our nets); with that ratio the poster's true m0 "
+            f"would be ≈ {poster.M0 / r:.0f} and its best range {r * lo / poster.M0:.2f}–{r * hi / poster.M0:.2f} × m0.")
 
 
 def _claim2_under(t_lo: float, t_hi: float, df: pd.DataFrame) -> str:
