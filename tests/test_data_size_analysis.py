@@ -80,3 +80,61 @@ def test_context_quotes_claim_1_from_the_claims_table(monkeypatch):
 def test_context_without_rows_says_so(tmp_path, monkeypatch):
     monkeypatch.setenv("DBOOST_RUNS", str(tmp_path))
     assert "Claim 1 has no `interp` rows yet" in ds.context(2.0, 0.915)
+
+
+def test_resampled_seeds_set_claims_1_3_and_3b_beside_the_fixed_subset_with_scipy_intervals(runs):
+    """The heads page's seeds share one subset, the data-size study's seeds at the same size draw their own:
+    each of claims 1, 3 and 3b gets its effect and unadjusted interval on both (scipy's paired t), and the
+    resampled interval's width over the fixed one's; a probe length without its gap-m0 partner is left out."""
+    import scipy.stats as ss
+    from fake_rows import sweep_row
+    from dboost.results import Store
+    rng = np.random.default_rng(1)
+    fr, dz, sw = Store("cpu", "frozen_last_layer"), Store("cpu", "data_size"), Store("cpu", "gap_sweep")
+    acc = {}
+    for where, spread in (("fixed", 0.005), ("own", 0.02)):
+        for s in range(5):
+            for head, base, gain in (("freeze_last x10", 0.60, 0.05), ("Linear", 0.66, 0.01)):
+                a0 = base + rng.normal(0, spread)
+                a1 = a0 + gain + rng.normal(0, spread)
+                acc[where, head, s] = (a0, a1)
+                for label, a in (("0", a0), ("m0", a1)):
+                    r = dict(sweep_row(s, label, 0.0 if label == "0" else 2.0, a), n_train=2000, head_label=head)
+                    if where == "fixed":
+                        fr.put(f"{head}_{s}_{label}", dict(r, experiment="frozen_last_layer", variant="head"))
+                        if head == "freeze_last x10":  # claim 1 reads the gap sweep: the same networks
+                            sw.put(f"sweep_{s}_{label}", dict(r, n_train=2000))
+                    else:
+                        dz.put(f"{head}_{s}_{label}", dict(r, experiment="data_size", size=2000, subset_seed=s,
+                                                             size_epochs=150, variant="size2000"))
+    dz.put("probe", dict(sweep_row(0, "0", 0.0, 0.1), experiment="data_size", size=2000, subset_seed=0, size_epochs=75,
+                         n_train=2000, head_label="freeze_last x10", variant="size2000"))  # no partner: dropped
+    t = ds.resampled("cpu").set_index(["claim", "subsets"])
+    arms = {"1": lambda w, s: (acc[w, "freeze_last x10", s][1], acc[w, "freeze_last x10", s][0]),
+            "3": lambda w, s: (acc[w, "freeze_last x10", s][1], acc[w, "Linear", s][1]),
+            "3-ours": lambda w, s: (acc[w, "freeze_last x10", s][1] - acc[w, "freeze_last x10", s][0],
+                                    acc[w, "Linear", s][1] - acc[w, "Linear", s][0])}
+    from dboost import analysis
+    for cid, f in arms.items():
+        for w, label in (("fixed", "one subset for every seed"), ("own", "each seed its own subset")):
+            d = np.array([np.subtract(*f(w, s)) for s in range(5)]) * 100
+            lo, hi = ss.t.interval(0.95, 4, loc=d.mean(), scale=ss.sem(d))
+            r = t.loc[(analysis.claim(cid).label, label)]
+            assert r["n"] == 5 and r["mean"] == pytest.approx(d.mean()) and (r["lo"], r["hi"]) == pytest.approx((lo, hi))
+    table = ds.resampled_table("cpu")
+    own = table[table["training subsets"] == "each seed its own subset"].set_index("claim")
+    c1 = t.loc[analysis.claim("1").label]
+    assert own.loc[analysis.claim("1").label, "× the fixed subset's"] == \
+        f"{c1.loc['each seed its own subset', 'width'] / c1.loc['one subset for every seed', 'width']:.2f}"
+    line = ds.resampled_sentence("cpu")
+    assert line.count("× as wide") == 3 and "claim 3b (ours):" in line and "over 5 seeds with their own subsets" in line
+
+
+def test_no_resampled_rows_yet_says_so(runs):
+    from fake_rows import sweep_row
+    from dboost.results import Store
+    fr = Store("cpu", "frozen_last_layer")
+    for s in range(2):
+        fr.put(f"x_{s}", dict(sweep_row(s, "0", 0.0, 0.6), experiment="frozen_last_layer", n_train=2000,
+                              head_label="freeze_last x10"))
+    assert ds.resampled("cpu").empty and ds.resampled_sentence("cpu") == ""

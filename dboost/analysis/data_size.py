@@ -147,15 +147,88 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
     return " ".join(parts)
 
 
-def resampled_vs_fixed(fixed: pd.DataFrame, resampled: pd.DataFrame, size: int) -> pd.DataFrame:
-    """Claim 1 at ``size`` images: the gain over seeds that share one subset (the other experiments'
-    rows) beside seeds that draw their own subset, with interval widths -- data-sampling variance."""
+# The claims a resampled seed re-tests (issue 19): claim 1 and both readings of claim 3 -- the ones whose
+# arms (frozen ×10 and trainable Linear heads, gap 0 and gap m0) the study trains at the profile's own size.
+RESAMPLED_CLAIMS = ("1", "3", "3-ours")
+
+
+def _at_size(dz: pd.DataFrame, size: int) -> pd.DataFrame:
+    """The data-size rows at ``size`` images of the lengths that pair a gap-0 with a gap-m0 net (a probe
+    length without its partner drops out), with claim 1's arm column (``variant``) set as the gap sweep's."""
+    pr = pairs(dz)
+    keep = pr[pr["size"] == size][["head_label", "seed", "epochs"]].rename(columns={"epochs": "size_epochs"})
+    d = dz[dz["size"] == size].merge(keep, on=["head_label", "seed", "size_epochs"])
+    return d.assign(variant="sweep")
+
+
+def resampled(profile: str) -> pd.DataFrame:
+    """Claims 1, 3 and 3b over seeds that share one training subset (the other pages' rows) beside the
+    same comparisons over seeds that each draw their own (the data-size study at the profile's own size),
+    from the claims' declarations; unadjusted 95 % paired-t intervals and their widths."""
+    from .claims import claim
+    from .rows import rows
+    from .verdicts import paired_arms
+    dz = rows("data_size", profile)
     out = []
-    for label, g in (("one fixed subset (seed 0's draw)", fixed), ("each seed its own subset", resampled)):
-        m, lo, hi = _t_interval(g.to_numpy() * 100)
-        out.append({"training subsets": label, "seeds": len(g), "gain": f"{m:+.1f} pt", "95 % interval": _fmt_ci(lo, hi),
-                    "interval width": "n/a" if math.isnan(lo) else f"{hi - lo:.1f} pt"})
+    for cid in RESAMPLED_CLAIMS:
+        c = claim(cid)
+        fixed = rows(c.experiment, profile)
+        if fixed.empty or dz.empty or "n_train" not in fixed or fixed["n_train"].isna().all():
+            continue
+        size = int(fixed["n_train"].dropna().iloc[0])
+        own = _at_size(dz, size)
+        if cid == "1":
+            own = own[own["head_label"] == "freeze_last x10"]  # claim 1 is the frozen ×10 head's
+        for label, d in (("one subset for every seed", fixed), ("each seed its own subset", own)):
+            both = paired_arms(c, d, c.control[0], c.metric) if len(d) else pd.DataFrame(columns=["t", "c"])
+            r = paired_interval(both["t"], both["c"]) if len(both) else dict(n=0, mean=float("nan"), lo=float("nan"),
+                                                                              hi=float("nan"))
+            out.append(dict(claim=c.label, subsets=label, size=size, n=int(r["n"]), mean=100 * r["mean"],
+                            lo=100 * r["lo"], hi=100 * r["hi"], width=100 * (r["hi"] - r["lo"])))
     return pd.DataFrame(out)
+
+
+def resampled_table(profile: str) -> pd.DataFrame:
+    """:func:`resampled` as the page and the summary show it, with the widening of each interval."""
+    t = resampled(profile)
+    if t.empty:
+        return t
+    rows = []
+    for claim_label, g in t.groupby("claim", sort=False):
+        base = g.iloc[0]["width"]
+        for _, r in g.iterrows():
+            widen = r["width"] / base if r["subsets"] != g.iloc[0]["subsets"] and base == base and base > 0 else float("nan")
+            rows.append({"claim": claim_label, "training subsets": r["subsets"], "seeds": r["n"],
+                         "effect": "–" if r["n"] == 0 else f"{r['mean']:+.1f} pt".replace("-", "−"),
+                         "95 % interval (unadjusted)": _fmt_ci(r["lo"], r["hi"]) if r["n"] else "no rows yet",
+                         "interval width": "–" if r["width"] != r["width"] else f"{r['width']:.1f} pt",
+                         "× the fixed subset's": "" if widen != widen else f"{widen:.2f}"})
+    return pd.DataFrame(rows)
+
+
+def resampled_sentence(profile: str) -> str:
+    """How much the intervals widen when each seed draws its own training subset (the summary's line)."""
+    t = resampled(profile)
+    if t.empty:
+        return ""
+    own = t[(t["subsets"] == "each seed its own subset") & (t["n"] >= 2)]
+    if own.empty:
+        return (f"*Seeds that draw their own training subset:* no paired rows yet at `{profile}` "
+                f"(`dboost run --profile {profile} --only data_size` trains them).")
+    parts = []
+    for _, r in own.iterrows():
+        f = t[(t["claim"] == r["claim"]) & (t["subsets"] == "one subset for every seed")].iloc[0]
+        ours = f"{r['mean']:+.1f} pt {_fmt_ci(r['lo'], r['hi'])} over {int(r['n'])} seeds with their own subsets"
+        if f["n"] >= 2 and f["width"] > 0:
+            ours += (f" against {f['mean']:+.1f} pt {_fmt_ci(f['lo'], f['hi'])} over {int(f['n'])} seeds sharing one "
+                     f"({r['width'] / f['width']:.2f} × as wide)")
+        else:
+            ours += f" (the fixed subset has {int(f['n'])} paired seed{'s' * (int(f['n']) != 1)}: no interval to set beside it)"
+        parts.append(f"claim {r['claim'].split('. ', 1)[0]}: " + ours.replace("-", "−"))
+    return (f"**Seeds that draw their own training subset** (`{profile}`, {int(own['size'].iloc[0]):,} images, "
+            "unadjusted 95 % paired-t intervals): " + "; ".join(parts) + ". The fixed-subset intervals of the other "
+            "pages leave out this data-sampling variance; where the resampled interval is wider, the verdicts above "
+            "are that much less certain than they read.")
 
 
 def plot(df: pd.DataFrame, poster_gain_pt: float):

@@ -189,4 +189,6 @@ def data_size_verdict(profile: str = "interp") -> str:
     if dz.empty:
         return (f"*The data-size study has no rows at `{profile}` yet*: `dboost run --profile {profile} --only "
                 "data_size` trains it (smallest sizes first, so the figure exists early).")
-    return f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
+    own = ds.resampled_sentence(profile)
+    return (f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
+            + (f"\n\n{own}" if own else ""))
