@@ -52,11 +52,11 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     for (head, n), g in pairs(df).groupby(["head_label", "size"], sort=True):
         r = paired_interval(g.gain.to_numpy() * 100)
         m, lo, hi, p = r["mean"], r["lo"], r["hi"], r["p"]
-        rows.append({"head": head, "training images": int(n), "seeds": len(g),
+        rows.append({"head": fmt.head_short(head), "training images": int(n), "seeds": len(g),
                      "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n)})",
                      "gap-0 train acc (min)": f"{100 * g.train_acc0.min():.1f} %",
                      "gap-0 test acc": f"{100 * g.acc0.mean():.1f} %",
-                     "gain": f"{m:+.1f} pt", "95 % interval": _fmt_ci(lo, hi),
+                     "gain": f"{m:+.1f} pt".replace("-", "−"), "95 % interval": _fmt_ci(lo, hi),
                      "p": f"{p:.2g}" if not math.isnan(p) else "n/a"})
     return pd.DataFrame(rows)
 
@@ -65,8 +65,13 @@ def _steps_per_epoch(n: int, batch_size: int = 100) -> int:
     return n // min(batch_size, n)
 
 
+def _s(x: float) -> str:
+    """A signed number as the book prints it: '+1.2', '−0.4' (a minus sign, not a hyphen)."""
+    return f"{x:+.1f}".replace("-", "−")
+
+
 def _fmt_ci(lo: float, hi: float) -> str:
-    return "n/a (n < 2)" if math.isnan(lo) else f"[{lo:+.1f}, {hi:+.1f}] pt"
+    return "n/a (n < 2)" if math.isnan(lo) else f"[{lo:+.1f}, {hi:+.1f}] pt".replace("-", "−")
 
 
 def trend(df: pd.DataFrame, head: str = "freeze_last x10") -> dict | None:
@@ -124,7 +129,7 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
     parts = []
     by = fr.groupby("size").gain.agg(["mean", "count"])
     parts.append("With the frozen ×10 head the gain of gap m0 is " + ", ".join(
-        f"{100 * r['mean']:+.1f} pt at {int(n):,} images (n = {int(r['count'])})" for n, r in by.iterrows()) + ".")
+        f"{_s(100 * r['mean'])} pt at {int(n):,} images (n = {int(r['count'])})" for n, r in by.iterrows()) + ".")
     if len(unfit):
         parts.append(f"{len(unfit)} gap-0 net(s) stay below {100 * FIT:.0f} % train accuracy "
                      f"(sizes {sorted(set(int(v) for v in unfit['size']))}): those sizes are not in the interpolating regime.")
@@ -137,12 +142,12 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
         return " ".join(parts)
     direction = ("shrinks" if t["slope_hi"] < 0 else "grows" if t["slope_lo"] > 0 else
                  "shows no trend we can distinguish from zero")
-    parts.append(f"Per tenfold more data the gain changes by {t['slope']:+.1f} pt (95 % interval "
-                 f"[{t['slope_lo']:+.1f}, {t['slope_hi']:+.1f}], {t['n_points']} paired seeds over sizes "
+    parts.append(f"Per tenfold more data the gain changes by {_s(t['slope'])} pt (95 % interval "
+                 f"[{_s(t['slope_lo'])}, {_s(t['slope_hi'])}], {t['n_points']} paired seeds over sizes "
                  f"{', '.join(f'{n:,}' for n in t['sizes'])}): the gain {direction} with data.")
-    parts.append(f"*Extrapolation, not a measurement:* the line predicts {t['at_poster']:+.1f} pt at the poster's "
-                 f"50,000 images (95 % prediction interval [{t['at_poster_lo']:+.1f}, {t['at_poster_hi']:+.1f}]), "
-                 f"where the poster reports {poster_gain_pt:+.1f} pt over its own baseline "
+    parts.append(f"*Extrapolation, not a measurement:* the line predicts {_s(t['at_poster'])} pt at the poster's "
+                 f"50,000 images (95 % prediction interval [{_s(t['at_poster_lo'])}, {_s(t['at_poster_hi'])}]), "
+                 f"where the poster reports {_s(poster_gain_pt)} pt over its own baseline "
                  "(width 64 and 50 epochs there, width 16 here).")
     return " ".join(parts)
 
