@@ -257,5 +257,12 @@ def plot(df: pd.DataFrame, poster_gain_pt: float):
     ax.legend(fontsize=8)
     ax2.set(xscale="log", xlabel="training images (log scale)", ylabel="gap-0 test accuracy (%)")
     ax2.legend(fontsize=8)
+    # ticks at the sizes trained (and the poster's), named as a reader says them; no crowded minor labels
+    sizes = sorted(set(int(v) for v in pr["size"])) if len(pr) else []
+    for a, ticks in ((ax, [*sizes, POSTER_N]), (ax2, sizes)):
+        if ticks:
+            a.set_xticks(ticks, [f"{t / 1000:g}k" if t >= 1000 else str(t) for t in ticks])
+            a.xaxis.set_minor_formatter(plt.NullFormatter())
+            a.set_xlim(min(ticks) / 1.5, max(ticks) * 1.5)
     fig.tight_layout()
     return fig
