@@ -203,7 +203,7 @@ def resampled_table(profile: str) -> pd.DataFrame:
         base = g.iloc[0]["width"]
         for _, r in g.iterrows():
             widen = r["width"] / base if r["subsets"] != g.iloc[0]["subsets"] and base == base and base > 0 else float("nan")
-            rows.append({"claim": claim_label, "training subsets": r["subsets"], "seeds": r["n"],
+            rows.append({"claim": claim_label.split(". ", 1)[0], "training subsets": r["subsets"], "seeds": r["n"],
                          "effect": "–" if r["n"] == 0 else f"{r['mean']:+.1f} pt".replace("-", "−"),
                          "95 % interval (unadjusted)": _fmt_ci(r["lo"], r["hi"]) if r["n"] else "no rows yet",
                          "interval width": "–" if r["width"] != r["width"] else f"{r['width']:.1f} pt",
