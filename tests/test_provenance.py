@@ -74,3 +74,20 @@ def test_training_time_counts_each_shared_network_once():
     assert _wall_once(df) == 157.0
     df = pd.DataFrame(dict(unit=["a", "a", "b"], train_wall_time_s=[10.0, 10.0, 5.0]))
     assert _wall_once(df) == 15.0
+
+
+def test_unit_times_groups_the_stored_units_by_machine_and_takes_the_median(runs):
+    """benchmarks/unit_times.py reads the units' own wall times: one line per (hardware, threads, size,
+    length), the median and range of its units."""
+    import importlib.util
+    from pathlib import Path
+    spec = importlib.util.spec_from_file_location(
+        "unit_times", Path(__file__).resolve().parents[1] / "benchmarks" / "unit_times.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    st = Store("interp", "units")
+    for i, (hw, s) in enumerate([("A", 100.0), ("A", 300.0), ("A", 200.0), ("B", 900.0)]):
+        st.put(f"u{i}", dict(env=dict(ENV, hardware=hw), n_train=2000, epochs=150, train_wall_time_s=s))
+    t = mod.table("interp").set_index("hardware")
+    assert t.loc["A", "units"] == 3 and t.loc["A", "median s"] == 200 and (t.loc["A", "min s"], t.loc["A", "max s"]) == (100, 300)
+    assert t.loc["B", "units"] == 1 and list(t.index) == ["A", "B"]  # fastest first within one size and length
