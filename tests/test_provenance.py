@@ -91,3 +91,20 @@ def test_unit_times_groups_the_stored_units_by_machine_and_takes_the_median(runs
     t = mod.table("interp").set_index("hardware")
     assert t.loc["A", "units"] == 3 and t.loc["A", "median s"] == 200 and (t.loc["A", "min s"], t.loc["A", "max s"]) == (100, 300)
     assert t.loc["B", "units"] == 1 and list(t.index) == ["A", "B"]  # fastest first within one size and length
+
+
+def test_the_float16_note_counts_one_member_ensembles_off_their_networks_rows(runs):
+    """A first member's ensemble accuracy comes from float16 logits: the note counts, in test images,
+    how far each lies from its unit's own row, and says so when none does."""
+    from fake_rows import boost_row
+    from dboost.analysis.rows import rows
+    units, bo = Store("cpu", "units"), Store("cpu", "boosting")
+    for i, (unit_acc, ens_acc) in enumerate([(0.6510, 0.6509), (0.7000, 0.7000), (0.5000, 0.5002)]):
+        units.put(f"u{i}", dict(env=ENV, test=dict(acc=unit_acc, n=10000)))
+        bo.put(f"zero_seed{i}_m1", dict(boost_row(i, "zero", 1, ens_acc, 0.9), member_unit=f"u{i}"))
+    note = provenance.float16_note(rows("boosting", "cpu"), "cpu")
+    assert "2 of the 3 here do, by at most 2 test images" in note
+    bo.put("zero_seed0_m1", dict(boost_row(0, "zero", 1, 0.6510, 0.9), member_unit="u0"))
+    bo.put("zero_seed2_m1", dict(boost_row(2, "zero", 1, 0.5000, 0.9), member_unit="u2"))
+    assert "Each of the 3 one-member ensembles here has the same test accuracy" in \
+        provenance.float16_note(rows("boosting", "cpu"), "cpu")

@@ -266,3 +266,30 @@ def retrained_note(profile: str) -> str:
             + ". Each comparison pairs arms trained for its own page, so this spread lies between pages, not inside a "
             "pair. Why they differ the rows cannot tell where they record no unit key (trained before one network "
             "served every page; on a GPU, kernels that are not bit-deterministic; in older code, another random stream).")
+
+
+def float16_note(df: pd.DataFrame, profile: str) -> str:
+    """How far a one-member ensemble's test accuracy (from the member's committed float16 test logits)
+    lies from its network's own row (float32 logits), in test images: the price of ensembles that a
+    resumed chain and a recomputation reproduce exactly; "" where the rows cannot tell."""
+    if df.empty or "member_unit" not in df or "test_acc" not in df:
+        return ""
+    one = df[(df["members"] == 1)].dropna(subset=["member_unit"]).drop_duplicates("member_unit")
+    diffs = []
+    for _, r in one.iterrows():
+        u = unit_row(profile, str(r["member_unit"]))
+        acc = (u or {}).get("test", {}).get("acc")
+        n = (u or {}).get("test", {}).get("n") or r.get("test_n") or r.get("n_test")
+        if acc is not None and n and n == n:
+            diffs.append(abs(round((float(r["test_acc"]) - float(acc)) * float(n))))
+    if not diffs:
+        return ""
+    k, worst = sum(d > 0 for d in diffs), max(diffs)
+    lead = ("Ensemble metrics are computed from the members' committed float16 test logits, so a resumed chain and a "
+            "recomputation from `runs/` give the same numbers. ")
+    if not k:
+        return lead + (f"Each of the {len(diffs)} one-member ensembles here has the same test accuracy as its network's "
+                       "own row (float32 logits).")
+    return lead + (f"A one-member ensemble can therefore differ from its network's own row (float32 logits): "
+                   f"{k} of the {len(diffs)} here do, by at most {worst} test image{'s' * (worst != 1)} (rounded "
+                   "logits that tie or swap the top class).")
