@@ -226,7 +226,9 @@ def resampled_sentence(profile: str) -> str:
         ours = f"{r['mean']:+.1f} pt {_fmt_ci(r['lo'], r['hi'])} over {int(r['n'])} seeds with their own subsets"
         if f["n"] >= 2 and f["width"] > 0:
             ours += (f" against {f['mean']:+.1f} pt {_fmt_ci(f['lo'], f['hi'])} over {int(f['n'])} seeds sharing one "
-                     f"({r['width'] / f['width']:.2f} × as wide)")
+                     f"({r['width'] / f['width']:.2f} × as wide"
+                     + (f"; over {int(r['n'])} against {int(f['n'])} seeds, part of that is the t quantile's, not the data's"
+                        if int(r["n"]) != int(f["n"]) else "") + ")")
         else:
             ours += f" (the fixed subset has {int(f['n'])} paired seed{'s' * (int(f['n']) != 1)}: no interval to set beside it)"
         parts.append(f"claim {r['claim'].split('. ', 1)[0]}: " + ours.replace("-", "−"))
