@@ -226,7 +226,7 @@ def retrained_note(profile: str) -> str:
     for e, (_, cols, pick) in _BASELINE.items():
         if e == "architectures" and p.get("arch_width") != p.get("width"):
             continue  # another width: another network
-        d = rows(e, profile) if (runs_root() / profile / e / "results.csv").exists() else pd.DataFrame()
+        d = rows(e, profile)  # empty where the experiment has no rows
         if d.empty or not {"seed", "test_acc", *cols} <= set(d):
             continue
         d = d[pick(d)].groupby("seed").first()
