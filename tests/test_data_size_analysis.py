@@ -139,3 +139,34 @@ def test_no_resampled_rows_yet_says_so(runs):
         fr.put(f"x_{s}", dict(sweep_row(s, "0", 0.0, 0.6), experiment="frozen_last_layer", n_train=2000,
                               head_label="freeze_last x10"))
     assert ds.resampled("cpu").empty and ds.resampled_sentence("cpu") == ""
+
+
+def test_seed_trend_is_the_mean_of_per_seed_slopes_with_a_scipy_t_interval():
+    from scipy import stats
+    rng = np.random.default_rng(1)
+    sizes = [500, 1000, 2000, 5000]
+    per_seed = {s: 0.02 * (s - 1) for s in range(3)}           # seeds differ in slope: -2, 0, +2 pt per tenfold
+    gains = {n: [0.05 + per_seed[s] * math.log10(n / 1000) + rng.normal(0, 0.002) for s in range(3)] for n in sizes}
+    df = _rows(gains)
+    extra = _rows({2000: [0.0] * 5}).query("seed >= 3")       # seeds at one size only: no slope, drop out
+    t = ds.seed_trend(pd.concat([df, extra], ignore_index=True))
+    x = np.log10(np.array(sizes, float))
+    slopes = [stats.linregress(x, [100 * gains[n][s] for n in sizes]).slope for s in range(3)]
+    lo, hi = stats.t.interval(0.95, 2, loc=np.mean(slopes), scale=stats.sem(slopes))
+    assert t["n_seeds"] == 3 and t["slope"] == pytest.approx(np.mean(slopes), rel=1e-9)
+    assert (t["slope_lo"], t["slope_hi"]) == pytest.approx((lo, hi), rel=1e-9)
+    assert ds.seed_trend(_rows({1000: [0.05, 0.04]})) is None
+
+
+def test_verdict_says_when_the_per_seed_reading_disagrees_with_pooled_ols():
+    # every point on one tight line per seed, but the seeds' slopes scatter: pooled OLS sees a clear
+    # downward slope only because it counts 3 x 4 points; over 3 seeds the interval spans zero
+    sizes = [500, 1000, 2000, 5000]
+    slopes = [-0.045, -0.005, 0.0]
+    gains = {n: [0.05 + b * math.log10(n / 1000) for b in slopes] for n in sizes}
+    t, st = ds.trend(_rows(gains)), ds.seed_trend(_rows(gains))
+    assert t["slope_hi"] < 0 and st["slope_lo"] < 0 < st["slope_hi"]
+    text = ds.verdict(_rows(gains), 2.0)
+    assert "the gain shrinks with data" in text and "**the two readings disagree**" in text
+    shrink = {1000: [0.08, 0.081, 0.079], 2000: [0.06, 0.061, 0.059], 5000: [0.035, 0.034, 0.036]}
+    assert "the same reading." in ds.verdict(_rows(shrink), 2.0)
