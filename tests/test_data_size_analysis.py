@@ -55,7 +55,7 @@ def test_verdict_reads_the_trend_sign_and_labels_the_extrapolation():
     text = ds.verdict(_rows(shrink), 2.0)
     assert "the gain shrinks with data" in text and "*Extrapolation, not a measurement:*" in text
     flat = {1000: [0.05, 0.03, 0.04], 2000: [0.03, 0.05, 0.04], 5000: [0.04, 0.05, 0.03]}
-    assert "shows no trend we can distinguish from zero" in ds.verdict(_rows(flat), 2.0)
+    assert "shows no trend with data that we can tell from zero" in ds.verdict(_rows(flat), 2.0)
     two = ds.verdict(_rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]}), 2.0)
     assert "no trend is fitted yet" in two and "Extrapolation" not in two
 
@@ -121,14 +121,16 @@ def test_resampled_seeds_set_claims_1_3_and_3b_beside_the_fixed_subset_with_scip
             lo, hi = ss.t.interval(0.95, 4, loc=d.mean(), scale=ss.sem(d))
             r = t.loc[(analysis.claim(cid).label, label)]
             assert r["n"] == 5 and r["mean"] == pytest.approx(d.mean()) and (r["lo"], r["hi"]) == pytest.approx((lo, hi))
+            assert r["sd"] == pytest.approx(d.std(ddof=1))  # the spread across seeds, independent of n
     table = ds.resampled_table("cpu")
     own = table[table["training subsets"] == "each seed its own subset"].set_index("claim")
     c1 = t.loc[analysis.claim("1").label]
     assert set(own.index) == {"1", "3", "3b (ours)"}  # the claims' numbers: the table fits a phone
-    assert own.loc["1", "× the fixed subset's"] == \
+    assert own.loc["1", "width × the fixed subset's"] == \
         f"{c1.loc['each seed its own subset', 'width'] / c1.loc['one subset for every seed', 'width']:.2f}"
     line = ds.resampled_sentence("cpu")
     assert line.count("× as wide") == 3 and "claim 3b (ours):" in line and "over 5 seeds with their own subsets" in line
+    assert "here it shows" in line and "t quantile" not in line  # own subsets spread 4 x wider; n equal on both sides
 
 
 def test_no_resampled_rows_yet_says_so(runs):
@@ -170,3 +172,33 @@ def test_verdict_says_when_the_per_seed_reading_disagrees_with_pooled_ols():
     assert "the gain shrinks with data" in text and "**the two readings disagree**" in text
     shrink = {1000: [0.08, 0.081, 0.079], 2000: [0.06, 0.061, 0.059], 5000: [0.035, 0.034, 0.036]}
     assert "the same reading." in ds.verdict(_rows(shrink), 2.0)
+
+
+def test_lack_of_fit_matches_statsmodels_anova_of_line_against_size_means():
+    sm = pytest.importorskip("statsmodels.formula.api")
+    from statsmodels.stats.anova import anova_lm
+    rng = np.random.default_rng(2)
+    hump = {500: 0.03, 1000: 0.05, 2000: 0.055, 5000: 0.02}  # up then down: a line fits badly
+    gains = {n: list(m + rng.normal(0, 0.005, 3)) for n, m in hump.items()}
+    lof = ds.lack_of_fit(_rows(gains))
+    d = pd.DataFrame([(math.log10(n), str(n), 100 * g) for n, gs in gains.items() for g in gs], columns=["x", "c", "y"])
+    a = anova_lm(sm.ols("y ~ x", d).fit(), sm.ols("y ~ C(c)", d).fit())
+    assert lof["F"] == pytest.approx(a["F"].iloc[1], rel=1e-9) and lof["p"] == pytest.approx(a["Pr(>F)"].iloc[1], rel=1e-9)
+    assert (lof["df1"], lof["df2"], lof["peak"]) == (2, 8, 2000) and lof["p"] < 0.05
+    assert "**A straight line does not describe the gains**" in ds.verdict(_rows(gains), 2.0)
+    line = {n: list(0.08 - 0.02 * math.log10(n / 1000) + rng.normal(0, 0.005, 3)) for n in hump}
+    assert ds.lack_of_fit(_rows(line))["p"] > 0.05
+    assert "A straight line is not rejected" in ds.verdict(_rows(line), 2.0)
+
+
+def test_change_from_the_profile_size_to_the_largest_is_paired_on_seed():
+    from scipy import stats
+    gains = {1000: [0.05, 0.04, 0.06], 2000: [0.06, 0.05, 0.055], 5000: [0.02, 0.03, 0.015]}
+    ch = ds.change_from(_rows(gains), 2000)
+    diff = 100 * (np.array(gains[5000]) - np.array(gains[2000]))
+    lo, hi = stats.t.interval(0.95, 2, loc=diff.mean(), scale=stats.sem(diff))
+    assert (ch["ref"], ch["big"], ch["n"]) == (2000, 5000, 3)
+    assert (ch["mean"], ch["lo"], ch["hi"]) == pytest.approx((diff.mean(), lo, hi), rel=1e-9)
+    assert ds.change_from(_rows(gains), 5000) is None          # nothing larger than the profile's size
+    assert "From the profile's own 2,000 images to the largest size trained (5,000)" in ds.verdict(_rows(gains), 2.0, 2000)
+    assert "From the profile's own" not in ds.verdict(_rows(gains), 2.0)

@@ -116,7 +116,46 @@ def seed_trend(df: pd.DataFrame, head: str = "freeze_last x10") -> dict | None:
 
 
 def _direction(lo: float, hi: float) -> str:
-    return "shrinks" if hi < 0 else "grows" if lo > 0 else "shows no trend we can distinguish from zero"
+    """How the gain moves with data, read from an interval of its change: "shrinks with data", ..."""
+    return ("shrinks with data" if hi < 0 else "grows with data" if lo > 0 else
+            "shows no trend with data that we can tell from zero")
+
+
+def lack_of_fit(df: pd.DataFrame, head: str = "freeze_last x10") -> dict | None:
+    """Does a straight line in log10(size) describe the per-size gains?  The classical lack-of-fit F
+    test with replicates (seeds): the line's residual sum of squares split into pure error (seeds
+    around their size's mean) and lack of fit (size means around the line).  None below 3 sizes or
+    without a replicate."""
+    pr = pairs(df)
+    pr = pr[pr.head_label == head]
+    k, n = pr["size"].nunique(), len(pr)
+    if k < 3 or n - k < 1:
+        return None
+    x, y = np.log10(pr["size"].to_numpy(float)), pr.gain.to_numpy() * 100
+    fit = stats.linregress(x, y)
+    ss_resid = float(((y - fit.intercept - fit.slope * x) ** 2).sum())
+    ss_pure = float(((y - pr.assign(y=y).groupby("size").y.transform("mean").to_numpy()) ** 2).sum())
+    if ss_pure == 0:
+        return None
+    f = ((ss_resid - ss_pure) / (k - 2)) / (ss_pure / (n - k))
+    means = pr.assign(y=y).groupby("size").y.mean()
+    return dict(F=float(f), df1=k - 2, df2=n - k, p=float(stats.f.sf(f, k - 2, n - k)), peak=int(means.idxmax()))
+
+
+def change_from(df: pd.DataFrame, ref_size: int, head: str = "freeze_last x10") -> dict | None:
+    """The gain at the largest size trained minus the gain at ``ref_size`` (the profile's own size,
+    where the other pages' evidence comes from), paired on seed -- seed s trains both sizes from one
+    initialisation, its ``ref_size`` images inside its larger subset; unadjusted 95 % t interval."""
+    pr = pairs(df)
+    pr = pr[pr.head_label == head]
+    big = int(pr["size"].max()) if len(pr) else 0
+    if big <= ref_size or ref_size not in set(pr["size"]):
+        return None
+    g = pr.pivot_table(index="seed", columns="size", values="gain")[[ref_size, big]].dropna()
+    if len(g) < 2:
+        return None
+    r = paired_interval(100 * g[big].to_numpy(), 100 * g[ref_size].to_numpy())
+    return dict(ref=ref_size, big=big, n=int(r["n"]), mean=r["mean"], lo=r["lo"], hi=r["hi"], p=r["p"])
 
 
 def context(poster_gain_pt: float, poster_base: float, profile: str = "interp") -> str:
@@ -142,8 +181,10 @@ def context(poster_gain_pt: float, poster_base: float, profile: str = "interp") 
               f"and {100 * theirs_cut:.0f} % for the poster. This page varies the data alone.")
 
 
-def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
-    """The page's conclusion, from the rows: the gain per size, whether it shrinks, the extrapolation."""
+def verdict(df: pd.DataFrame, poster_gain_pt: float, ref_size: int | None = None) -> str:
+    """The page's conclusion, from the rows: the gain per size, whether it shrinks (a line in log size,
+    counted pooled and per seed, with its lack of fit; and, given the profile's own size ``ref_size``,
+    the change from there to the largest size), the extrapolation."""
     pr = pairs(df)
     if pr.empty:
         return "No data-size rows yet."
@@ -164,9 +205,14 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
         parts.append("The per-seed gains do not vary, so no trend with an interval can be fitted.")
         return " ".join(parts)
     direction = _direction(t["slope_lo"], t["slope_hi"])
+    ch = change_from(df, ref_size) if ref_size else None
+    if ch is not None and math.isfinite(ch["lo"]):
+        parts.append(f"From the profile's own {ch['ref']:,} images to the largest size trained ({ch['big']:,}) the gain "
+                     f"changes by {_s(ch['mean'])} pt (95 % interval [{_s(ch['lo'])}, {_s(ch['hi'])}], paired on seed, "
+                     f"n = {ch['n']}): measured, the gain {_direction(ch['lo'], ch['hi'])}.")
     parts.append(f"Per tenfold more data the gain changes by {_s(t['slope'])} pt (95 % interval "
                  f"[{_s(t['slope_lo'])}, {_s(t['slope_hi'])}], {t['n_points']} paired seeds over sizes "
-                 f"{', '.join(f'{n:,}' for n in t['sizes'])}): the gain {direction} with data.")
+                 f"{', '.join(f'{n:,}' for n in t['sizes'])}): on a straight line in log size the gain {direction}.")
     st = seed_trend(df)
     if st is not None and math.isfinite(st["slope_lo"]):
         d2 = _direction(st["slope_lo"], st["slope_hi"])
@@ -174,8 +220,15 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float) -> str:
                      f"taken as independent): {_s(st['slope'])} pt per tenfold, 95 % interval "
                      f"[{_s(st['slope_lo'])}, {_s(st['slope_hi'])}] over {st['n_seeds']} seeds: "
                      + ("the same reading." if d2 == direction else
-                        f"by this reading the gain {d2} with data, so **the two readings disagree** and the trend "
+                        f"by this reading the gain {d2}, so **the two readings disagree** and the trend "
                         "is not settled."))
+    lof = lack_of_fit(df)
+    if lof is not None:
+        parts.append(f"**A straight line does not describe the gains** (lack-of-fit F = {lof['F']:.1f} on "
+                     f"{lof['df1']} and {lof['df2']} degrees of freedom, p = {lof['p']:.2g}; the mean gain peaks at "
+                     f"{lof['peak']:,} images), so the slope above and the extrapolation below rest on a line the "
+                     "data reject." if lof["p"] < 0.05 else
+                     f"A straight line is not rejected by the per-size means (lack-of-fit p = {lof['p']:.2g}).")
     parts.append(f"*Extrapolation, not a measurement:* the line predicts {_s(t['at_poster'])} pt at the poster's "
                  f"50,000 images (95 % prediction interval [{_s(t['at_poster_lo'])}, {_s(t['at_poster_hi'])}]), "
                  f"where the poster reports {_s(poster_gain_pt)} pt over its own baseline "
@@ -219,8 +272,13 @@ def resampled(profile: str) -> pd.DataFrame:
             both = paired_arms(c, d, c.control[0], c.metric) if len(d) else pd.DataFrame(columns=["t", "c"])
             r = paired_interval(both["t"], both["c"]) if len(both) else dict(n=0, mean=float("nan"), lo=float("nan"),
                                                                               hi=float("nan"))
-            out.append(dict(claim=c.label, subsets=label, size=size, n=int(r["n"]), mean=100 * r["mean"],
-                            lo=100 * r["lo"], hi=100 * r["hi"], width=100 * (r["hi"] - r["lo"])))
+            n = int(r["n"])
+            # the seeds' standard deviation of the effect, back from the interval: a spread that does not
+            # depend on n, so an own-subset sd above the fixed subset's is data-sampling variance
+            sd = (100 * (r["hi"] - r["lo"]) / (2 * float(stats.t.ppf(0.975, n - 1))) * math.sqrt(n)
+                  if n >= 2 else float("nan"))
+            out.append(dict(claim=c.label, subsets=label, size=size, n=n, mean=100 * r["mean"],
+                            lo=100 * r["lo"], hi=100 * r["hi"], width=100 * (r["hi"] - r["lo"]), sd=sd))
     return pd.DataFrame(out)
 
 
@@ -238,7 +296,8 @@ def resampled_table(profile: str) -> pd.DataFrame:
                          "effect": "–" if r["n"] == 0 else f"{r['mean']:+.1f} pt".replace("-", "−"),
                          "95 % interval (unadjusted)": _fmt_ci(r["lo"], r["hi"]) if r["n"] else "no rows yet",
                          "interval width": "–" if r["width"] != r["width"] else f"{r['width']:.1f} pt",
-                         "× the fixed subset's": "" if widen != widen else f"{widen:.2f}"})
+                         "sd across seeds": "–" if r["sd"] != r["sd"] else f"{r['sd']:.1f} pt",
+                         "width × the fixed subset's": "" if widen != widen else f"{widen:.2f}"})
     return pd.DataFrame(rows)
 
 
@@ -254,19 +313,29 @@ def resampled_sentence(profile: str) -> str:
     parts = []
     for _, r in own.iterrows():
         f = t[(t["claim"] == r["claim"]) & (t["subsets"] == "one subset for every seed")].iloc[0]
-        ours = f"{r['mean']:+.1f} pt {_fmt_ci(r['lo'], r['hi'])} over {int(r['n'])} seeds with their own subsets"
+        est = lambda x: fmt.estimate(x["mean"] / 100, x["lo"] / 100, x["hi"] / 100)  # noqa: E731 -- points back to fractions
+        ours = f"{est(r)} over {int(r['n'])} seeds with their own subsets"
         if f["n"] >= 2 and f["width"] > 0:
-            ours += (f" against {f['mean']:+.1f} pt {_fmt_ci(f['lo'], f['hi'])} over {int(f['n'])} seeds sharing one "
+            ours += (f" against {est(f)} over {int(f['n'])} seeds sharing one "
                      f"({r['width'] / f['width']:.2f} × as wide"
-                     + (f"; over {int(r['n'])} against {int(f['n'])} seeds, part of that is the t quantile's, not the data's"
-                        if int(r["n"]) != int(f["n"]) else "") + ")")
+                     + (f"; the sd across seeds is {r['sd']:.1f} against {f['sd']:.1f} pt, {r['sd'] / f['sd']:.2f} ×"
+                        + ("" if int(r["n"]) == int(f["n"]) else
+                           f", so {'all' if r['sd'] <= f['sd'] else 'part'} of the widening is the t quantile of "
+                           f"{int(r['n'])} against {int(f['n'])} seeds") + ")"))
         else:
             ours += f" (the fixed subset has {int(f['n'])} paired seed{'s' * (int(f['n']) != 1)}: no interval to set beside it)"
         parts.append(f"claim {r['claim'].split('. ', 1)[0]}: " + ours.replace("-", "−"))
+    fixed = t[t["subsets"] == "one subset for every seed"].set_index("claim")["sd"]
+    wider = [r["sd"] > fixed.get(r["claim"], float("inf")) for _, r in own.iterrows()]
+    close = ("The fixed-subset intervals of the other pages leave out data-sampling variance; here it shows: where "
+             "the sd across own-subset seeds is larger, the verdicts above are that much less certain than they read."
+             if any(wider) else
+             f"The fixed-subset intervals of the other pages leave out data-sampling variance, but on these seeds it "
+             f"adds no spread: the sd across seeds that draw their own subsets is no larger than across seeds that "
+             f"share one (with {int(own['n'].min())} seeds an sd is itself uncertain, so this is a weak check, not "
+             "a proof).")
     return (f"**Seeds that draw their own training subset** (`{profile}`, {int(own['size'].iloc[0]):,} images, "
-            "unadjusted 95 % paired-t intervals): " + "; ".join(parts) + ". The fixed-subset intervals of the other "
-            "pages leave out this data-sampling variance; where the resampled interval is wider, the verdicts above "
-            "are that much less certain than they read.")
+            "unadjusted 95 % paired-t intervals): " + "; ".join(parts) + ". " + close)
 
 
 def plot(df: pd.DataFrame, poster_gain_pt: float):

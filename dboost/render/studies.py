@@ -189,6 +189,8 @@ def data_size_verdict(profile: str = "interp") -> str:
     if dz.empty:
         return (f"*The data-size study has no rows at `{profile}` yet*: `dboost run --profile {profile} --only "
                 "data_size` trains it (smallest sizes first, so the figure exists early).")
+    from ..config import PROFILES
     own = ds.resampled_sentence(profile)
-    return (f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0))
+    return (f"**`{profile}`.** " + ds.verdict(dz, 100 * (poster.FROZEN_GAPM0 - poster.FROZEN_GAP0),
+                                             PROFILES[profile].get("n_train"))
             + (f"\n\n{own}" if own else ""))
