@@ -52,7 +52,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     for (head, n), g in pairs(df).groupby(["head_label", "size"], sort=True):
         r = paired_interval(g.gain.to_numpy() * 100)
         m, lo, hi, p = r["mean"], r["lo"], r["hi"], r["p"]
-        rows.append({"head": fmt.head_short(head), "training images": int(n), "seeds": len(g),
+        rows.append({"head": fmt.head_short(head), "training images": f"{int(n):,}", "seeds": len(g),
                      "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n)})",
                      "gap-0 train acc (min)": f"{100 * g.train_acc0.min():.1f} %",
                      "gap-0 test acc": f"{100 * g.acc0.mean():.1f} %",
