@@ -15,7 +15,7 @@
 #   5. data size the interp profile's data-size study at 20k and 50k images (width 16)  -> runs/interp/data_size/
 #   5b. backlog  the interp units a 2-core CPU without native bf16 needs days for (35-50 min each there):
 #                seeds 3 and 4 of the claims and of boosting (issue 17), then the data-size study
-#                at 1k-10k (issue 19); every row records the GPU it trained on -> runs/interp/
+#                at 500-10k (issue 19); every row records the GPU it trained on -> runs/interp/
 #   6. pack      every new or changed file under runs/ and benchmarks/results/ (not the unit cache)
 #                into $OUT/rows.tar.gz.part-NN (15 MiB pieces) + $OUT/session.log
 # Environment: OUT (the device tool sets it), DBOOST_SESSION_S (seconds this call may take, default
@@ -65,8 +65,8 @@ else
   PROBE=(--lengths 20 30 40 50 --threshold 0.99)
   FULL_ONLY=()
   P_DS=interp
-  DS_SET=(--set 'sizes=[20000,50000]' --set 'size_steps=[12000,20000]' --set resample_n=null)
-  BACKLOG_DS=()  # the profile's own sizes (1k-10k) and resampled seeds
+  DS_SET=(--set 'sizes=[20000,50000]' --set 'size_steps=[40000,100000]' --set resample_n=null)
+  BACKLOG_DS=()  # the profile's own sizes (500-10k) and resampled seeds
   BACKLOG_SEEDS=(--only gap_sweep frozen_last_layer boosting)  # the profile's 5 seeds: what is missing
   UNIT_S=60  # the longest unit (50 epochs eager + evaluation): what a stage may overrun its limit by
 fi

@@ -364,3 +364,24 @@ def test_a_claim_on_another_claims_pairs_says_so_in_its_row(repo_runs):
         pytest.skip("T's pairs are not claim 1's in these rows")
     ours = summary.claims_table("interp").set_index("claim").loc[analysis.claim("T").label, "ours"]
     assert "the same pairs as claim 1: one test, counted once in the Holm family" in ours
+
+
+def test_the_answer_says_how_claim_1s_gain_moves_with_more_data_from_the_data_size_rows(repo_runs):
+    """Claim 1 is supported on a small subset; where the data-size study trained larger sets the answer
+    says how the gain moves from the regime's own size to the largest, recomputed here with scipy."""
+    import scipy.stats as ss
+    from dboost.config import PROFILES
+    from dboost.analysis import data_size as ds, fmt, rows, verdicts
+    h = verdicts.headline().set_index(["claim", "profile"])["verdict"]
+    if h.get(("1", "interp")) != "supported":
+        pytest.skip("claim 1 is not supported at interp in the committed rows")
+    pr = ds.pairs(rows("data_size", "interp")).query("head_label == 'freeze_last x10'")
+    ref, big = PROFILES["interp"].n_train, int(pr["size"].max())
+    g = pr.pivot_table(index="seed", columns="size", values="gain")[[ref, big]].dropna() * 100
+    d = (g[big] - g[ref]).to_numpy()
+    lo, hi = ss.t.interval(0.95, len(d) - 1, loc=d.mean(), scale=ss.sem(d))
+    said = (f"at {big:,} images it is {fmt.pt(pr[pr['size'] == big].gain.mean())}, a change of "
+            f"{fmt.estimate(d.mean() / 100, lo / 100, hi / 100)} from {ref:,}")
+    line = [x for x in analysis.answer().split("\n") if x.startswith("- **1.** ")][0]
+    assert said in line and f"n={len(d)}" in line
+    assert ("*But* the data-size study finds the gain shrinks with data" in line) == (hi < 0)

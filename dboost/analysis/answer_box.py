@@ -36,6 +36,25 @@ def _one_training_set(h: pd.DataFrame) -> str:
                                                                            "will measure once its rows land"))
 
 
+def _with_more_data(r) -> str:
+    """Claim 1 supported in a regime whose data-size study trained larger sets: how its gain moves from
+    the regime's own training-set size to the largest one (paired on seed, unadjusted), so a gain
+    measured on a small subset is not read as the gain at the poster's scale."""
+    from ..config import PROFILES
+    from . import data_size as ds
+    if r["claim"] != "1" or r["verdict"] != "supported" or r["profile"] not in PROFILES:
+        return ""
+    dz = rows("data_size", r["profile"])
+    ch = ds.change_from(dz, PROFILES[r["profile"]].n_train) if len(dz) and PROFILES[r["profile"]].n_train else None
+    if ch is None or ch["lo"] != ch["lo"]:
+        return ""
+    at_big = ds.pairs(dz).query("head_label == 'freeze_last x10' and size == @ch['big']").gain.mean()
+    how = ds._direction(ch["lo"], ch["hi"])
+    return (f" {'*But* the' if ch['hi'] < 0 else 'The'} data-size study finds the gain {how}: at {ch['big']:,} images "
+            f"it is {fmt.pt(at_big)}, a change of {fmt.estimate(ch['mean'] / 100, ch['lo'] / 100, ch['hi'] / 100)} "
+            f"from {ch['ref']:,} (seeds on their own subsets, paired on seed, n={ch['n']}, unadjusted 95 % interval).")
+
+
 def answer() -> str:
     """The landing page's answer in three parts, as Markdown: what holds (where, by how much, and what
     qualifies it), what is contradicted, what stays undecided -- from :func:`headline`.  The first two
@@ -110,7 +129,7 @@ def answer() -> str:
                 continue
             number, what = by[cid].label.split(". ", 1)
             parts.append(f"- **{number}.** {what} — {'; '.join(effect(r) + also(r) for _, r in g.iterrows())}"
-                         f"{elsewhere(cid, verdict)}." + "".join(caveat(r) for _, r in g.iterrows()))
+                         f"{elsewhere(cid, verdict)}." + "".join(caveat(r) + _with_more_data(r) for _, r in g.iterrows()))
         return parts
 
     sup, con = listing("supported"), listing("contradicted")
