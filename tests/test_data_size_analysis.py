@@ -202,3 +202,12 @@ def test_change_from_the_profile_size_to_the_largest_is_paired_on_seed():
     assert ds.change_from(_rows(gains), 5000) is None          # nothing larger than the profile's size
     assert "From the profile's own 2,000 images to the largest size trained (5,000)" in ds.verdict(_rows(gains), 2.0, 2000)
     assert "From the profile's own" not in ds.verdict(_rows(gains), 2.0)
+
+
+def test_verdict_says_when_sizes_trained_for_different_lengths():
+    same = ds.verdict(_rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]}), 2.0)
+    assert "do not share one length" not in same
+    df = _rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]})
+    df.loc[df["size"] == 2000, "size_epochs"] = 20
+    text = ds.verdict(df, 2.0)
+    assert "The sizes do not share one length (1,000 images: 10 epochs (100 steps); 2,000 images: 20 epochs (400 steps), each" in text

@@ -197,6 +197,12 @@ def verdict(df: pd.DataFrame, poster_gain_pt: float, ref_size: int | None = None
     if len(unfit):
         parts.append(f"{len(unfit)} gap-0 net(s) stay below {100 * FIT:.0f} % train accuracy "
                      f"(sizes {sorted(set(int(v) for v in unfit['size']))}): those sizes are not in the interpolating regime.")
+    ep = fr.groupby("size").epochs.first()
+    if ep.nunique() > 1:  # each size's length is its own probe's: data and length change together
+        parts.append("The sizes do not share one length (" + "; ".join(
+            f"{int(n):,} images: {int(e)} epochs ({int(e) * _steps_per_epoch(int(n)):,} steps)" for n, e in ep.items())
+            + ", each the length its probe chose), so a difference between sizes is one of data and length "
+            "together; the training-length page measures how the gain moves with length alone.")
     t = trend(df)
     if t is None:
         parts.append("Fewer than three sizes have paired rows, so no trend is fitted yet.")
