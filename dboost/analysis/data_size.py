@@ -53,7 +53,7 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
         r = paired_interval(g.gain.to_numpy() * 100)
         m, lo, hi, p = r["mean"], r["lo"], r["hi"], r["p"]
         rows.append({"head": fmt.head_short(head), "training images": f"{int(n):,}", "seeds": len(g),
-                     "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n)})",
+                     "epochs (steps)": f"{int(g.epochs.iloc[0])} ({int(g.epochs.iloc[0]) * _steps_per_epoch(n):,})",
                      "gap-0 train acc (min)": f"{100 * g.train_acc0.min():.1f} %",
                      "gap-0 test acc": f"{100 * g.acc0.mean():.1f} %",
                      "gain": f"{m:+.1f} pt".replace("-", "−"), "95 % interval": _fmt_ci(lo, hi),
