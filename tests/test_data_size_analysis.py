@@ -211,3 +211,17 @@ def test_verdict_says_when_sizes_trained_for_different_lengths():
     df.loc[df["size"] == 2000, "size_epochs"] = 20
     text = ds.verdict(df, 2.0)
     assert "The sizes do not share one length (1,000 images: 10 epochs (100 steps); 2,000 images: 20 epochs (400 steps), each" in text
+
+
+def test_probes_list_each_sizes_lengths_in_order_and_flag_one_still_doubling():
+    df = _rows({1000: [0.05, 0.04], 2000: [0.03, 0.02]})
+    probe = dict(size=2000, head_label=HEAD, seed=0, size_epochs=5, gap_label="0", test_acc=0.5, train_acc=0.9,
+                 train_mean_margin=4.0, test_nll=1.0)
+    big = dict(probe, size=4000, size_epochs=8, train_acc=0.95)  # the largest size has not fitted yet
+    text = ds.probes(pd.concat([df, pd.DataFrame([probe, big])], ignore_index=True))
+    assert "1,000 images: 10 epochs (100 steps): 100.0 %;" in text
+    assert "2,000 images: 5 epochs (100 steps): 90.0 % → 10 epochs (200 steps): 100.0 %;" in text
+    assert "4,000 images: 8 epochs (320 steps): 95.0 % (below the fit" in text
+    assert ds.probes(df.iloc[0:0]) == ""
+    spent = ds.probes(pd.concat([df, pd.DataFrame([probe, big])], ignore_index=True), max_doublings=0)
+    assert "4,000 images: 8 epochs (320 steps): 95.0 % (below the fit after the last doubling allowed" in spent

@@ -61,6 +61,28 @@ def table(df: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def probes(df: pd.DataFrame, max_doublings: int | None = None, head: str = "freeze_last x10") -> str:
+    """The length probes as they ran, from the rows: per size, the first seed's gap-0 net at each length
+    tried (epochs, steps, train accuracy), and whether the last one fits (``FIT``) -- the record of
+    how each size's length was chosen; a size whose last probe does not fit is still doubling."""
+    d = df[(df.gap_label == "0") & (df.head_label == head)] if len(df) else df
+    if d.empty:
+        return ""
+    d = d[d.seed == d.seed.min()]
+    parts = []
+    for n, g in d.sort_values("size_epochs").groupby("size"):
+        tries = [f"{int(e)} epochs ({int(e) * _steps_per_epoch(int(n)):,} steps): {100 * a:.1f} %"
+                 for e, a in zip(g.size_epochs, g.train_acc)]
+        last = g.train_acc.iloc[-1]
+        spent = max_doublings is not None and len(tries) > max_doublings
+        parts.append(f"{int(n):,} images: " + " → ".join(tries)
+                     + ("" if last >= FIT else " (below the fit after the last doubling allowed: this size is not in "
+                        "the interpolating regime)" if spent else
+                        " (below the fit: the next doubling is what the size waits for)"))
+    return (f"**Length probes** (seed {int(d.seed.min())}, gap 0, train accuracy; the first length that reaches "
+            f"{100 * FIT:.0f} % is the size's length): " + "; ".join(parts) + ".")
+
+
 def _steps_per_epoch(n: int, batch_size: int = 100) -> int:
     return n // min(batch_size, n)
 
